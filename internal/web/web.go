@@ -1,0 +1,36 @@
+// Package web serves the embedded browser app with a strict CSP.
+package web
+
+import (
+	"net/http"
+
+	"github.com/duet-call/duet/protocol"
+	files "github.com/duet-call/duet/web"
+)
+
+// Handler serves the app: index.html at / and at /r/{room}, the other files
+// by name.
+func Handler() http.Handler {
+	mux := http.NewServeMux()
+	static := http.FileServerFS(files.Files)
+	mux.Handle("GET /", withHeaders(static))
+	mux.Handle("GET /r/{room}", withHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !protocol.ValidRoom(r.PathValue("room")) {
+			http.Error(w, "bad room id", http.StatusNotFound)
+			return
+		}
+		http.ServeFileFS(w, r, files.Files, "index.html")
+	})))
+	return mux
+}
+
+// withHeaders adds the headers every page gets. The CSP allows nothing from
+// other origins: the app loads no CDN, font or analytics.
+func withHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
