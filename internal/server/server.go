@@ -1,0 +1,166 @@
+// Package server assembles duet's HTTP side: the web app, signaling at /ws,
+// /healthz and /api/ice-servers, on one listener. It embeds like
+// nats-server: New validates, Start opens the listener and returns, Shutdown
+// is idempotent, and Addr tells the real port when the config asked for :0.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/duet-call/duet/internal/signal"
+	"github.com/duet-call/duet/internal/web"
+	"github.com/duet-call/duet/protocol"
+)
+
+// Config is what the server needs; Addr is required.
+type Config struct {
+	Addr   string // host:port to listen on; port 0 picks a free one
+	Logger *slog.Logger
+	Signal signal.Config
+	// TLS, when set, makes the listener serve HTTPS.
+	TLS *tls.Config
+	// Routes, when set, may add handlers (such as /metrics) to the mux.
+	Routes func(mux *http.ServeMux)
+}
+
+// Server is one duet HTTP server.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	hub  *signal.Hub
+	http *http.Server
+
+	mu       sync.Mutex
+	ln       net.Listener
+	serveErr chan error
+	shutOnce sync.Once
+	shutErr  error
+}
+
+// New checks cfg and builds a server that is not yet listening.
+func New(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("server: Addr is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.hub = signal.NewHub(cfg.Signal, cfg.Logger.With("part", "signal"))
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", s.hub)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /api/ice-servers", s.iceServers)
+	if cfg.Routes != nil {
+		cfg.Routes(mux)
+	}
+	mux.Handle("/", web.Handler())
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Hub returns the signaling hub, for stats.
+func (s *Server) Hub() *signal.Hub { return s.hub }
+
+// Start opens the listener and serves in the background. A bind error is
+// returned here, not logged later.
+func (s *Server) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.serveErr = make(chan error, 1)
+	s.mu.Unlock()
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.serveErr <- err
+	}()
+	return nil
+}
+
+// Addr is the listening address; nil before Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// URL is the base URL of the app, such as http://127.0.0.1:8080.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.cfg.TLS != nil {
+		scheme = "https"
+	}
+	a := s.Addr()
+	if a == nil {
+		return ""
+	}
+	return scheme + "://" + a.String()
+}
+
+// Shutdown stops accepting, tells every signaling client the server is going
+// away, and waits for them until ctx ends. Safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutOnce.Do(func() {
+		// http.Server.Shutdown does not wait for hijacked (WebSocket)
+		// connections; the hub closes those itself.
+		errHTTP := s.http.Shutdown(ctx)
+		errHub := s.hub.Shutdown(ctx)
+		s.mu.Lock()
+		ch := s.serveErr
+		s.mu.Unlock()
+		var errServe error
+		if ch != nil {
+			errServe = <-ch
+		}
+		s.shutErr = errors.Join(errHTTP, errHub, errServe)
+	})
+	return s.shutErr
+}
+
+func (s *Server) iceServers(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	var list []protocol.ICEServer
+	if f := s.cfg.Signal.ICEServers; f != nil {
+		list = f(host)
+	}
+	if list == nil {
+		list = []protocol.ICEServer{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"iceServers": list})
+}

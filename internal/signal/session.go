@@ -1,0 +1,244 @@
+package signal
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/duet-call/duet/protocol"
+)
+
+// closeReason is how the server ends a connection on its own initiative.
+type closeReason struct {
+	code  int
+	text  string
+	flush bool // write what is queued (such as bye) before the close frame
+}
+
+var (
+	closeSlow      = closeReason{websocket.ClosePolicyViolation, "slow consumer", false}
+	closeGoingAway = closeReason{websocket.CloseGoingAway, "server shutting down", true}
+	closeNormal    = closeReason{websocket.CloseNormalClosure, "", true}
+)
+
+// session is one WebSocket client. Its reader runs on the HTTP handler's
+// goroutine and its writer on one goroutine of its own; the writer is the
+// only one that writes to conn. room and polite are guarded by Hub.mu.
+type session struct {
+	hub  *Hub
+	conn *websocket.Conn
+	host string // host the client reached us by, for ICE server URLs
+	log  *slog.Logger
+
+	out      chan []byte // bounded; see send
+	stopOnce sync.Once
+	stopped  chan struct{} // closed by stop
+	reason   closeReason   // set once, before stopped is closed
+
+	room   *room
+	polite bool
+}
+
+// send queues data without blocking. A full queue means the client is not
+// reading: it is cut off rather than allowed to hold up the sender.
+func (s *session) send(data []byte) {
+	select {
+	case s.out <- data:
+	default:
+		s.stop(closeSlow)
+	}
+}
+
+func (s *session) sendMsg(m protocol.Message) {
+	b, err := protocol.Encode(m)
+	if err != nil {
+		s.log.Error("encode", "err", err)
+		return
+	}
+	s.send(b)
+}
+
+func (s *session) sendErr(e *protocol.Error) { s.sendMsg(e.Wire()) }
+
+// stop asks the writer to close the connection with r. Only the first call counts.
+func (s *session) stop(r closeReason) {
+	s.stopOnce.Do(func() {
+		s.reason = r
+		close(s.stopped)
+	})
+}
+
+var upgrader = websocket.Upgrader{
+	// Small buffers: signaling messages are small and most connections idle.
+	ReadBufferSize:  1024,
+	WriteBufferSize: 1024,
+	WriteBufferPool: &sync.Pool{},
+}
+
+// ServeHTTP upgrades a request to a signaling session and runs it until the
+// client goes away or the hub shuts down.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	up := upgrader
+	up.CheckOrigin = h.cfg.CheckOrigin
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has already written the HTTP error
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	s := &session{
+		hub:     h,
+		conn:    conn,
+		host:    host,
+		log:     h.log.With("remote", r.RemoteAddr),
+		out:     make(chan []byte, h.cfg.SendQueue),
+		stopped: make(chan struct{}),
+	}
+	if !h.add(s) {
+		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
+		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		conn.Close()
+		return
+	}
+	readerDone := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop(readerDone)
+	}()
+	s.readLoop()
+	close(readerDone)
+	h.remove(s)
+	s.stop(closeNormal)
+	<-writerDone
+	conn.Close()
+}
+
+func (s *session) readLoop() {
+	cfg := s.hub.cfg
+	s.conn.SetReadLimit(cfg.MaxMessageSize)
+	s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+	})
+	for {
+		typ, data, err := s.conn.ReadMessage()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, net.ErrClosed) {
+				s.log.Debug("read", "err", err)
+			}
+			return
+		}
+		s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		if typ != websocket.TextMessage {
+			s.sendErr(protocol.Errorf(protocol.CodeBadMessage, "messages are JSON text frames"))
+			continue
+		}
+		if e := s.handle(data); e != nil {
+			s.sendErr(e)
+		}
+	}
+}
+
+// handle acts on one client frame and returns the refusal to send, if any.
+func (s *session) handle(data []byte) *protocol.Error {
+	m, err := protocol.DecodeClient(data)
+	if err != nil {
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			return pe
+		}
+		return protocol.Errorf(protocol.CodeBadJSON, "unreadable message")
+	}
+	h := s.hub
+	var e *protocol.Error
+	switch m := m.(type) {
+	case *protocol.Join:
+		// Mint credentials outside the hub lock.
+		e = h.join(s, m.Room, h.cfg.ICEServers(s.host))
+	case *protocol.Leave:
+		e = h.leave(s, protocol.ReasonLeft)
+	case *protocol.Description, *protocol.Candidate:
+		// Re-encode rather than forward the client's bytes, so only the
+		// documented fields ever reach the other peer.
+		b, err := json.Marshal(m)
+		if err != nil {
+			return protocol.Errorf(protocol.CodeBadMessage, "cannot re-encode message")
+		}
+		e = h.relay(s, b)
+	case *protocol.Ping:
+		s.sendMsg(&protocol.Pong{})
+	}
+	if e != nil {
+		e.Ref = m.MessageType()
+	}
+	return e
+}
+
+// writeLoop is the only writer to conn. It exits after writing a close
+// frame when stop is called, or when a write fails.
+func (s *session) writeLoop(readerDone <-chan struct{}) {
+	cfg := s.hub.cfg
+	ping := time.NewTicker(cfg.PingInterval)
+	defer ping.Stop()
+	write := func(typ int, b []byte) bool {
+		s.conn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+		if err := s.conn.WriteMessage(typ, b); err != nil {
+			s.log.Debug("write", "err", err)
+			s.conn.Close() // unblocks the reader
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case b := <-s.out:
+			if !write(websocket.TextMessage, b) {
+				return
+			}
+		case <-ping.C:
+			if !write(websocket.PingMessage, nil) {
+				return
+			}
+		case <-s.stopped:
+			s.closeConn(write, readerDone)
+			return
+		}
+	}
+}
+
+// closeConn writes what is queued if the reason asks for it, then the close
+// frame, and gives the client a moment to answer before dropping the socket.
+func (s *session) closeConn(write func(int, []byte) bool, readerDone <-chan struct{}) {
+	r := s.reason
+	if r.flush {
+		for n := len(s.out); n > 0; n-- {
+			if !write(websocket.TextMessage, <-s.out) {
+				return
+			}
+		}
+	}
+	if r.code == closeSlow.code {
+		s.log.Info("disconnecting slow client")
+	}
+	// A client that is not reading may never take the close frame: give it
+	// one second, not the full write timeout.
+	msg := websocket.FormatCloseMessage(r.code, r.text)
+	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+		s.conn.Close()
+		return
+	}
+	select {
+	case <-readerDone:
+	case <-time.After(time.Second):
+	}
+	s.conn.Close()
+}
