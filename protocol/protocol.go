@@ -62,6 +62,10 @@ type Join struct {
 	Type string `json:"type"`
 	V    int    `json:"v"`
 	Room string `json:"room"`
+	// Resume is the token from an earlier Joined for this room. With it the
+	// server gives back the same place (peer id and role) after a dropped
+	// connection or a server restart, and the other peer sees no leave.
+	Resume string `json:"resume,omitempty"`
 }
 
 // Leave leaves the current room; the connection stays open and may join again.
@@ -122,11 +126,24 @@ type Joined struct {
 	// ICEServers is what this peer should give RTCPeerConnection. It may be
 	// empty (LAN mode) but is always present.
 	ICEServers []ICEServer `json:"iceServers"`
+	// PeerID identifies this peer in the room; it survives resumes.
+	PeerID string `json:"peerId"`
+	// Peer is the other peer's id when PeerPresent.
+	Peer string `json:"peer,omitempty"`
+	// Resume is a token to send in a later Join to take this place back.
+	Resume string `json:"resume"`
+	// Resumed says the Join's resume token was honoured: same id and role.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // PeerJoined tells a peer that the other peer has entered the room.
 type PeerJoined struct {
 	Type string `json:"type"`
+	// Peer is the other peer's id. When it equals the id of the peer that
+	// was there before (Resumed), keep the RTCPeerConnection: it is the same
+	// person back from a signaling outage.
+	Peer    string `json:"peer"`
+	Resumed bool   `json:"resumed,omitempty"`
 }
 
 // Reasons in PeerLeft.
@@ -145,6 +162,15 @@ type PeerLeft struct {
 type Pong struct {
 	Type string `json:"type"`
 }
+
+// Reasons in Bye.
+const (
+	// ByeShutdown: the server is stopping; reconnect (with backoff) and
+	// resume, possibly on another node behind the same address.
+	ByeShutdown = "shutdown"
+	// ByeReplaced: a newer connection resumed this peer's place.
+	ByeReplaced = "replaced"
+)
 
 // Bye is the last message before the server closes the connection on its own
 // initiative, for example when it shuts down.

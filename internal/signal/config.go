@@ -8,6 +8,7 @@
 package signal
 
 import (
+	"crypto/rand"
 	"net/http"
 	"time"
 
@@ -34,6 +35,28 @@ type Config struct {
 	// CheckOrigin accepts or refuses a WebSocket upgrade by its Origin.
 	// Nil allows requests without Origin and same-origin browsers only.
 	CheckOrigin func(r *http.Request) bool
+
+	// ResumeSecret signs resume tokens. Give every node, and every restart
+	// of one, the same secret so tokens stay valid; nil means a random one.
+	ResumeSecret []byte
+	// ResumeTTL is how long a resume token is valid after it is issued.
+	ResumeTTL time.Duration
+	// ResumeGrace is how long the place of a peer whose connection dropped
+	// without a close frame is held for it before the other peer is told it
+	// left. A close frame (tab closed) or leave frees the place at once.
+	ResumeGrace time.Duration
+
+	// MsgRate and MsgBurst limit the messages one connection may send per
+	// second; over it, messages are dropped with rate-limited, and a client
+	// that keeps flooding is disconnected.
+	MsgRate  float64
+	MsgBurst int
+	// JoinRate and JoinBurst limit joins per client IP (room-id guessing).
+	JoinRate  float64
+	JoinBurst int
+	// MaxConnsPerIP and MaxConns cap open connections per client IP and in all.
+	MaxConnsPerIP int
+	MaxConns      int
 }
 
 func (c Config) withDefaults() Config {
@@ -47,10 +70,38 @@ func (c Config) withDefaults() Config {
 		c.WriteTimeout = 10 * time.Second
 	}
 	if c.PingInterval <= 0 {
-		c.PingInterval = 20 * time.Second
+		c.PingInterval = 15 * time.Second
 	}
 	if c.IdleTimeout <= c.PingInterval {
 		c.IdleTimeout = c.PingInterval*2 + 5*time.Second
+	}
+	if len(c.ResumeSecret) == 0 {
+		c.ResumeSecret = make([]byte, 32)
+		rand.Read(c.ResumeSecret)
+	}
+	if c.ResumeTTL <= 0 {
+		c.ResumeTTL = 12 * time.Hour
+	}
+	if c.ResumeGrace <= 0 {
+		c.ResumeGrace = 15 * time.Second
+	}
+	if c.MsgRate <= 0 {
+		c.MsgRate = 50
+	}
+	if c.MsgBurst <= 0 {
+		c.MsgBurst = 200 // a burst of trickled candidates is well under this
+	}
+	if c.JoinRate <= 0 {
+		c.JoinRate = 2
+	}
+	if c.JoinBurst <= 0 {
+		c.JoinBurst = 20
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = 100
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 50000
 	}
 	if c.ICEServers == nil {
 		c.ICEServers = func(string) []protocol.ICEServer { return []protocol.ICEServer{} }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/duet-call/duet/protocol"
 )
@@ -13,15 +14,19 @@ type Hub struct {
 	cfg Config
 	log *slog.Logger
 
-	mu       sync.Mutex
-	rooms    map[string]*room
-	sessions map[*session]struct{}
-	draining bool
+	mu        sync.Mutex
+	rooms     map[string]*room
+	sessions  map[*session]struct{}
+	ips       map[string]*ipState
+	lastSweep time.Time
+	draining  bool
 
-	wg sync.WaitGroup // one count per live session, released when its goroutines end
+	wg sync.WaitGroup // one count per live connection
 }
 
-// room holds at most two sessions. Fields are guarded by Hub.mu.
+// room holds at most two places. A place belongs to a live session or to a
+// ghost: a session whose connection dropped and that may still resume.
+// Fields are guarded by Hub.mu.
 type room struct {
 	id    string
 	peers [2]*session
@@ -49,14 +54,16 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		log:      log,
 		rooms:    map[string]*room{},
 		sessions: map[*session]struct{}{},
+		ips:      map[string]*ipState{},
 	}
 }
 
 // Stats is a snapshot of the hub's size.
 type Stats struct {
 	Sessions int // open connections
-	Rooms    int // rooms with at least one peer
-	Peers    int // sessions in a room
+	Rooms    int // rooms with at least one place taken
+	Peers    int // places taken, ghosts included
+	Ghosts   int // places held for a dropped peer that may resume
 }
 
 // Stats returns the current counts.
@@ -68,36 +75,20 @@ func (h *Hub) Stats() Stats {
 		for _, p := range r.peers {
 			if p != nil {
 				st.Peers++
+				if p.ghost {
+					st.Ghosts++
+				}
 			}
 		}
 	}
 	return st
 }
 
-// add registers a new session; it fails when the hub is draining.
-func (h *Hub) add(s *session) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.draining {
-		return false
-	}
-	h.sessions[s] = struct{}{}
-	h.wg.Add(1)
-	return true
-}
-
-// remove takes a finished session out of its room and the registry.
-func (h *Hub) remove(s *session) {
-	h.mu.Lock()
-	h.leaveLocked(s, protocol.ReasonDisconnected)
-	delete(h.sessions, s)
-	h.mu.Unlock()
-	h.wg.Done()
-}
-
-// join puts s into room id. The joined reply and the partner's peer-joined
-// are queued under the lock, so no relay from the partner can overtake them.
-func (h *Hub) join(s *session, id string, ice []protocol.ICEServer) *protocol.Error {
+// join puts s into room id, or gives it back its place if resume is a valid
+// token for this room. The joined reply and the partner's peer-joined are
+// queued under the lock, so no relay from the partner can overtake them.
+func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *protocol.Error {
+	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.draining {
@@ -106,16 +97,34 @@ func (h *Hub) join(s *session, id string, ice []protocol.ICEServer) *protocol.Er
 	if s.room != nil {
 		return protocol.Errorf(protocol.CodeAlreadyIn, "this connection is already in a room; leave it first")
 	}
+	if !s.ip.joins.AllowN(now, 1) {
+		return protocol.Errorf(protocol.CodeRateLimited, "too many joins from this address; wait a moment")
+	}
 	r := h.rooms[id]
 	if r == nil {
 		r = &room{id: id}
 		h.rooms[id] = r
 	}
+	tok, resumed := h.parseToken(resume, now)
+	resumed = resumed && tok.room == id
+
 	slot := -1
-	for i, p := range r.peers {
-		if p == nil {
-			slot = i
-			break
+	if resumed {
+		// Take back our own place, from a ghost or from a connection of
+		// ours that the server has not yet noticed is dead.
+		for i, p := range r.peers {
+			if p != nil && p.peerID == tok.peerID {
+				slot = i
+				h.evictLocked(p)
+			}
+		}
+	}
+	if slot < 0 {
+		for i, p := range r.peers {
+			if p == nil {
+				slot = i
+				break
+			}
 		}
 	}
 	if slot < 0 {
@@ -124,14 +133,52 @@ func (h *Hub) join(s *session, id string, ice []protocol.ICEServer) *protocol.Er
 	other := r.peers[1-slot]
 	// The first peer is impolite; a newcomer takes the opposite of whoever
 	// stayed, so a peer who stays keeps its role across the other's reloads.
-	polite := other != nil && !other.polite
+	// A peer resuming alone (the server restarted) keeps its old role.
+	polite := false
+	switch {
+	case other != nil:
+		polite = !other.polite
+	case resumed:
+		polite = tok.polite
+	}
+	s.peerID = newPeerID()
+	if resumed {
+		s.peerID = tok.peerID
+	}
 	r.peers[slot] = s
 	s.room, s.polite = r, polite
-	s.sendMsg(&protocol.Joined{V: protocol.Version, Room: id, Polite: polite, PeerPresent: other != nil, ICEServers: ice})
+	joined := &protocol.Joined{
+		V: protocol.Version, Room: id, Polite: polite, PeerPresent: other != nil,
+		ICEServers: ice, PeerID: s.peerID, Resumed: resumed,
+		Resume: h.mintToken(resumeToken{expiry: now.Add(h.cfg.ResumeTTL), polite: polite, peerID: s.peerID, room: id}),
+	}
 	if other != nil {
-		other.send(msgPeerJoined)
+		joined.Peer = other.peerID
+	}
+	s.sendMsg(joined)
+	if other != nil {
+		other.sendMsg(&protocol.PeerJoined{Peer: s.peerID, Resumed: resumed})
 	}
 	return nil
+}
+
+// evictLocked takes p's place away without telling its partner: p is being
+// replaced by a resume of the same peer. A live p is told it was replaced.
+func (h *Hub) evictLocked(p *session) {
+	r := p.room
+	for i, q := range r.peers {
+		if q == p {
+			r.peers[i] = nil
+		}
+	}
+	p.room = nil
+	if p.ghostTimer != nil {
+		p.ghostTimer.Stop()
+	}
+	if !p.ghost {
+		p.sendMsg(&protocol.Bye{Reason: protocol.ByeReplaced})
+		p.stop(closeReplaced)
+	}
 }
 
 // leave takes s out of its room and tells the partner why.
@@ -167,7 +214,7 @@ func (h *Hub) leaveLocked(s *session, reason string) {
 
 // relay queues data, already validated and re-encoded, for the partner of s.
 // It is queued under the lock so it cannot reach a session that has since
-// left for another room. With no partner it is dropped.
+// left for another room. With no partner, or a ghost, it is dropped.
 func (h *Hub) relay(s *session, data []byte) *protocol.Error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -180,15 +227,51 @@ func (h *Hub) relay(s *session, data []byte) *protocol.Error {
 	return nil
 }
 
+// disconnected is called once when s's connection has ended. clean is true
+// when the client closed it with a close frame (a tab closed, hang-up):
+// then the partner is told at once. Otherwise the place is held as a ghost
+// for ResumeGrace in case the client comes back with its resume token.
+func (h *Hub) disconnected(s *session, clean bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.sessions, s)
+	s.ip.conns--
+	switch {
+	case s.room == nil:
+	case clean || h.draining:
+		h.leaveLocked(s, protocol.ReasonDisconnected)
+	default:
+		s.ghost = true
+		s.ghostTimer = time.AfterFunc(h.cfg.ResumeGrace, func() { h.expireGhost(s) })
+	}
+	h.wg.Done()
+}
+
+func (h *Hub) expireGhost(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.ghost && s.room != nil {
+		h.leaveLocked(s, protocol.ReasonDisconnected)
+	}
+}
+
 // Shutdown refuses new joins, sends every client bye and a going-away close,
 // and waits for their sessions to end or ctx to expire, when it cuts the
-// remaining connections. It is safe to call more than once.
+// remaining connections. Ghost places are dropped. Safe to call twice.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.draining = true
 	for s := range h.sessions {
-		s.sendMsg(&protocol.Bye{Reason: "shutdown"})
+		s.sendMsg(&protocol.Bye{Reason: protocol.ByeShutdown})
 		s.stop(closeGoingAway)
+	}
+	for _, r := range h.rooms {
+		for _, p := range r.peers {
+			if p != nil && p.ghost {
+				p.ghostTimer.Stop()
+				h.leaveLocked(p, protocol.ReasonDisconnected)
+			}
+		}
 	}
 	h.mu.Unlock()
 
@@ -206,14 +289,4 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
-}
-
-var msgPeerJoined = mustEncode(&protocol.PeerJoined{})
-
-func mustEncode(m protocol.Message) []byte {
-	b, err := protocol.Encode(m)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }

@@ -34,7 +34,7 @@ func TestJoinRolesAndPresence(t *testing.T) {
 	expect[*protocol.PeerJoined](a)
 
 	// b reloads: a stays impolite, the newcomer is polite again.
-	b.conn.Close()
+	b.closeClean()
 	if pl := expect[*protocol.PeerLeft](a); pl.Reason != protocol.ReasonDisconnected {
 		t.Fatalf("peer-left reason = %q, want disconnected", pl.Reason)
 	}

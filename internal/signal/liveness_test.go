@@ -47,7 +47,7 @@ func TestSlowConsumerIsCutOffOthersFlow(t *testing.T) {
 
 // A client that stops answering pings is dropped and its slot freed.
 func TestKeepaliveFreesDeadConnection(t *testing.T) {
-	h, url := startHub(t, Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+	h, url := startHub(t, Config{PingInterval: 50 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, ResumeGrace: 100 * time.Millisecond})
 	a, _ := pair(t, url, "ka") // the second client never reads, so never pongs
 	// a reads (and so answers pings) while it waits.
 	if pl := expect[*protocol.PeerLeft](a); pl.Reason != protocol.ReasonDisconnected {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/duet-call/duet/protocol"
 )
@@ -25,11 +26,15 @@ var (
 	closeSlow      = closeReason{websocket.ClosePolicyViolation, "slow consumer", false}
 	closeGoingAway = closeReason{websocket.CloseGoingAway, "server shutting down", true}
 	closeNormal    = closeReason{websocket.CloseNormalClosure, "", true}
+	closeReplaced  = closeReason{websocket.ClosePolicyViolation, "replaced by a resumed connection", true}
+	closeFlood     = closeReason{websocket.ClosePolicyViolation, "rate limit", true}
+	closeRefused   = closeReason{websocket.CloseTryAgainLater, "refused", true}
 )
 
 // session is one WebSocket client. Its reader runs on the HTTP handler's
 // goroutine and its writer on one goroutine of its own; the writer is the
-// only one that writes to conn. room and polite are guarded by Hub.mu.
+// only one that writes to conn. room, polite, peerID, ghost and ghostTimer
+// are guarded by Hub.mu.
 type session struct {
 	hub  *Hub
 	conn *websocket.Conn
@@ -41,13 +46,22 @@ type session struct {
 	stopped  chan struct{} // closed by stop
 	reason   closeReason   // set once, before stopped is closed
 
-	room   *room
-	polite bool
+	ip      *ipState // set by admit; its fields are guarded by Hub.mu
+	limiter msgLimiter
+
+	room       *room
+	polite     bool
+	peerID     string
+	ghost      bool        // the connection has ended; the place waits for a resume
+	ghostTimer *time.Timer // frees the place when the grace period ends
 }
 
 // send queues data without blocking. A full queue means the client is not
 // reading: it is cut off rather than allowed to hold up the sender.
 func (s *session) send(data []byte) {
+	if s.ghost {
+		return
+	}
 	select {
 	case s.out <- data:
 	default:
@@ -94,6 +108,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		host = r.Host
 	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
 	s := &session{
 		hub:     h,
 		conn:    conn,
@@ -101,10 +119,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log:     h.log.With("remote", r.RemoteAddr),
 		out:     make(chan []byte, h.cfg.SendQueue),
 		stopped: make(chan struct{}),
+		limiter: msgLimiter{lim: rate.NewLimiter(rate.Limit(h.cfg.MsgRate), h.cfg.MsgBurst)},
 	}
-	if !h.add(s) {
-		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
-		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	if e := h.admit(s, ip); e != nil {
+		// Refuse with the documented code, then close: 1013 try again later.
+		b, _ := protocol.Encode(e.Wire())
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		conn.WriteMessage(websocket.TextMessage, b)
+		code := websocket.CloseTryAgainLater
+		if e.Code == protocol.CodeShuttingDown {
+			code = websocket.CloseGoingAway
+		}
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, string(e.Code)), time.Now().Add(time.Second))
 		conn.Close()
 		return
 	}
@@ -114,15 +140,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer close(writerDone)
 		s.writeLoop(readerDone)
 	}()
-	s.readLoop()
+	clean := s.readLoop()
 	close(readerDone)
-	h.remove(s)
+	h.disconnected(s, clean)
 	s.stop(closeNormal)
 	<-writerDone
 	conn.Close()
 }
 
-func (s *session) readLoop() {
+// readLoop reads until the connection ends. It reports whether the client
+// ended it with a close frame, rather than the connection dropping.
+func (s *session) readLoop() (clean bool) {
 	cfg := s.hub.cfg
 	s.conn.SetReadLimit(cfg.MaxMessageSize)
 	s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
@@ -132,12 +160,35 @@ func (s *session) readLoop() {
 	for {
 		typ, data, err := s.conn.ReadMessage()
 		if err != nil {
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && !errors.Is(err, net.ErrClosed) {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				return ce.Code != websocket.CloseAbnormalClosure
+			}
+			if errors.Is(err, websocket.ErrReadLimit) {
+				return true // closed by us with 1009: not a dropped connection
+			}
+			if !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("read", "err", err)
 			}
-			return
+			// A server-side stop (slow consumer, replaced) is as final as
+			// a close frame; only a dropped connection may resume.
+			select {
+			case <-s.stopped:
+				return true
+			default:
+				return false
+			}
 		}
 		s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		if ok, tell, cut := s.limiter.allow(cfg.MsgBurst); !ok {
+			if tell {
+				s.sendErr(protocol.Errorf(protocol.CodeRateLimited, "too many messages; this one was dropped"))
+			}
+			if cut {
+				s.stop(closeFlood)
+			}
+			continue
+		}
 		if typ != websocket.TextMessage {
 			s.sendErr(protocol.Errorf(protocol.CodeBadMessage, "messages are JSON text frames"))
 			continue
@@ -163,7 +214,7 @@ func (s *session) handle(data []byte) *protocol.Error {
 	switch m := m.(type) {
 	case *protocol.Join:
 		// Mint credentials outside the hub lock.
-		e = h.join(s, m.Room, h.cfg.ICEServers(s.host))
+		e = h.join(s, m.Room, m.Resume, h.cfg.ICEServers(s.host))
 	case *protocol.Leave:
 		e = h.leave(s, protocol.ReasonLeft)
 	case *protocol.Description, *protocol.Candidate:

@@ -1,0 +1,73 @@
+package signal
+
+import (
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/duet-call/duet/protocol"
+)
+
+func TestMessageFlood(t *testing.T) {
+	_, url := startHub(t, Config{MsgRate: 0.001, MsgBurst: 5})
+	c := dial(t, url)
+	for range 6 {
+		c.send(&protocol.Ping{})
+	}
+	for range 5 {
+		expect[*protocol.Pong](c)
+	}
+	c.expectError(protocol.CodeRateLimited)
+	// Keep flooding: after a burst's worth of dropped messages, cut off,
+	// and told only once in between.
+	for range 10 {
+		if c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)) != nil {
+			break
+		}
+	}
+	if code := c.expectClose(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("close code = %d, want 1008", code)
+	}
+}
+
+func TestJoinRateLimitPerIP(t *testing.T) {
+	_, url := startHub(t, Config{JoinRate: 0.001, JoinBurst: 3})
+	a, b := dial(t, url), dial(t, url) // same IP, two connections
+	for _, room := range []string{"g1", "g2"} {
+		a.join(room)
+		expect[*protocol.Joined](a)
+		a.send(&protocol.Leave{})
+	}
+	b.join("g3")
+	expect[*protocol.Joined](b)
+	a.join("g4")
+	a.expectError(protocol.CodeRateLimited)
+}
+
+func TestConnectionCaps(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		code protocol.Code
+	}{
+		{"per ip", Config{MaxConnsPerIP: 2}, protocol.CodeTooManyConns},
+		{"total", Config{MaxConns: 2}, protocol.CodeOverCapacity},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, url := startHub(t, tc.cfg)
+			a := dial(t, url)
+			dial(t, url)
+			c := dial(t, url)
+			c.expectError(tc.code)
+			if code := c.expectClose(); code != websocket.CloseTryAgainLater {
+				t.Fatalf("close code = %d, want 1013", code)
+			}
+			a.closeClean()
+			waitFor(t, "slot freed", func() bool { return h.Stats().Sessions == 1 })
+			d := dial(t, url)
+			d.send(&protocol.Ping{})
+			expect[*protocol.Pong](d)
+		})
+	}
+}
