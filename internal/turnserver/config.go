@@ -1,0 +1,168 @@
+// Package turnserver is duet's embedded STUN/TURN server, built on pion/turn.
+// It adds what a public relay needs and pion leaves to the caller: TURN REST
+// credentials (internal/turncred), a peer address policy that refuses
+// loopback, private and other special-purpose peers in every IPv4-in-IPv6
+// spelling, allocation quotas, a per-allocation bandwidth cap, a bound on an
+// allocation's age, large socket buffers and several read loops per port.
+//
+// Use it like an embedded nats-server: New validates, Start opens every socket
+// and then serves in goroutines it owns, Shutdown stops them all.
+package turnserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultAddr                  = ":3478"
+	DefaultRealm                 = "duet"
+	DefaultMinPort               = 49152
+	DefaultMaxPort               = 65535
+	DefaultMaxAllocations        = 1000
+	DefaultMaxAllocationsPerUser = 8
+	DefaultMaxAllocationAge      = 12 * time.Hour
+	DefaultSocketBuffer          = 8 << 20
+)
+
+// Config configures a Server. The zero value of every field but Secret has a
+// working default; Validate fills them in.
+type Config struct {
+	// Addr is where STUN/TURN listens, on UDP and TCP. Port 0 picks a free
+	// UDP port and binds TCP to the same number when it can.
+	Addr string
+	// PublicIP is the relay address advertised in allocations. When unset it
+	// is detected from the interfaces (see DetectPublicIP).
+	PublicIP netip.Addr
+	// RelayBind is the local address relay sockets bind to; unset means all
+	// interfaces of PublicIP's family.
+	RelayBind netip.Addr
+	// MinPort and MaxPort bound the relay UDP ports (inclusive).
+	MinPort, MaxPort uint16
+	// Realm is the STUN realm.
+	Realm string
+	// Secret is the TURN REST shared secret. Required.
+	Secret string
+	// AllowPeers opens peer ranges the policy refuses by default.
+	AllowPeers []netip.Prefix
+	// MaxAllocations bounds live allocations in total; MaxAllocationsPerUser
+	// bounds them per TURN username.
+	MaxAllocations, MaxAllocationsPerUser int
+	// BandwidthBytes caps each allocation's relayed bytes per second in each
+	// direction. 0 means no cap.
+	BandwidthBytes int64
+	// MaxAllocationAge closes an allocation this long after it was created,
+	// however often it is refreshed (pion already bounds each refresh to an
+	// hour). Negative means no bound.
+	MaxAllocationAge time.Duration
+	// ReadLoops is the number of UDP sockets (SO_REUSEPORT) serving Addr,
+	// each with its own read loop. 0 means one per CPU.
+	ReadLoops int
+	// SocketBuffer is the SO_RCVBUF/SO_SNDBUF asked for on every UDP socket.
+	// Negative leaves the kernel default.
+	SocketBuffer int
+	// SelfTest allocates through the server on loopback at Start and checks
+	// that a datagram comes back through the relay.
+	SelfTest bool
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Realm == "" {
+		c.Realm = DefaultRealm
+	}
+	if c.MinPort == 0 && c.MaxPort == 0 {
+		c.MinPort, c.MaxPort = DefaultMinPort, DefaultMaxPort
+	}
+	if c.MaxAllocations == 0 {
+		c.MaxAllocations = DefaultMaxAllocations
+	}
+	if c.MaxAllocationsPerUser == 0 {
+		c.MaxAllocationsPerUser = DefaultMaxAllocationsPerUser
+	}
+	if c.MaxAllocationAge == 0 {
+		c.MaxAllocationAge = DefaultMaxAllocationAge
+	}
+	if c.SocketBuffer == 0 {
+		c.SocketBuffer = DefaultSocketBuffer
+	}
+}
+
+// Validate fills in defaults and reports the first invalid field.
+func (c *Config) Validate() error {
+	c.setDefaults()
+	if c.Secret == "" {
+		return errors.New("turnserver: Secret is required")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("turnserver: Addr %q: %w", c.Addr, err)
+	}
+	if c.MinPort == 0 || c.MinPort > c.MaxPort {
+		return fmt.Errorf("turnserver: relay port range %d-%d is empty", c.MinPort, c.MaxPort)
+	}
+	if c.PublicIP.IsValid() && c.PublicIP.IsUnspecified() {
+		return fmt.Errorf("turnserver: PublicIP %s is not an address peers can reach", c.PublicIP)
+	}
+	if c.RelayBind.IsValid() && c.PublicIP.IsValid() && c.RelayBind.Is4() != c.PublicIP.Is4() {
+		return fmt.Errorf("turnserver: RelayBind %s and PublicIP %s differ in family", c.RelayBind, c.PublicIP)
+	}
+	if c.MaxAllocations < 0 || c.MaxAllocationsPerUser < 0 {
+		return errors.New("turnserver: allocation quotas must be positive")
+	}
+	if c.BandwidthBytes < 0 {
+		return errors.New("turnserver: BandwidthBytes must not be negative")
+	}
+	if c.ReadLoops < 0 || c.ReadLoops > 64 {
+		return fmt.Errorf("turnserver: ReadLoops %d out of 0..64", c.ReadLoops)
+	}
+	for _, p := range c.AllowPeers {
+		if !p.IsValid() {
+			return fmt.Errorf("turnserver: invalid allowed peer range %v", p)
+		}
+	}
+	return nil
+}
+
+// DetectPublicIP picks the address to advertise when none is configured: the
+// first global unicast IPv4 address of an interface that is up, else a
+// private one, else loopback (a laptop with no network still gets calls
+// between two local tabs). The caller logs the choice.
+func DetectPublicIP() (netip.Addr, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("turnserver: list interfaces: %w", err)
+	}
+	var private netip.Addr
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			pfx, err := netip.ParsePrefix(a.String())
+			if err != nil || !pfx.Addr().Is4() {
+				continue
+			}
+			ip := pfx.Addr()
+			if (&Policy{}).Check(ip) == "" {
+				return ip, nil
+			}
+			if !private.IsValid() && ip.IsPrivate() {
+				private = ip
+			}
+		}
+	}
+	if private.IsValid() {
+		return private, nil
+	}
+	return netip.MustParseAddr("127.0.0.1"), nil
+}

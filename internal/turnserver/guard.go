@@ -1,0 +1,123 @@
+package turnserver
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/duet-call/duet/internal/turncred"
+	"github.com/pion/stun/v3"
+)
+
+// STUN message types of the requests that name a peer (RFC 8656 §18).
+const (
+	typeCreatePermission = 0x0008
+	typeChannelBind      = 0x0009
+	stunHeaderSize       = 20
+)
+
+// guardConn is a UDP listener socket as pion/turn sees it. It answers
+// CreatePermission and ChannelBind requests for refused peers with 403
+// Forbidden itself, as RFC 8656 §9 asks and coturn does: pion/turn's
+// PermissionHandler refusal answers an error without a code (CreatePermission)
+// or 401 (ChannelBind), which clients read as an authentication problem.
+// Every other datagram, and every request it cannot authenticate, goes to
+// pion unchanged; the PermissionHandler stays the backstop (and the only
+// check on TCP).
+type guardConn struct {
+	*net.UDPConn
+	s *Server
+}
+
+func (g *guardConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := g.UDPConn.ReadFrom(p)
+		// Two byte compares keep ChannelData and everything else on the fast path.
+		if err != nil || n < stunHeaderSize || p[0] != 0 ||
+			(p[1] != typeCreatePermission && p[1] != typeChannelBind) {
+			return n, addr, err
+		}
+		if !g.forbid(p[:n], addr) {
+			return n, addr, nil
+		}
+	}
+}
+
+// forbid answers 403 and returns true when the authenticated request in b
+// names a peer the policy refuses.
+func (g *guardConn) forbid(b []byte, addr net.Addr) bool {
+	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	if err := m.Decode(); err != nil || m.Type.Class != stun.ClassRequest {
+		return false
+	}
+	var user stun.Username
+	var realm stun.Realm
+	if user.GetFrom(m) != nil || realm.GetFrom(m) != nil {
+		return false
+	}
+	if turncred.Check(user.String(), g.s.now()) != nil && !g.s.holdsAllocation(addr, user.String()) {
+		return false // pion refuses it and counts the reason
+	}
+	key := stun.MessageIntegrity(turncred.Key(g.s.secret, user.String(), realm.String()))
+	if key.Check(m) != nil {
+		return false
+	}
+	reason, peer := "", ""
+	for _, a := range m.Attributes {
+		if a.Type != stun.AttrXORPeerAddress {
+			continue
+		}
+		// A request may name several peers; stun.XORMappedAddress only reads
+		// the first, so each is decoded here.
+		ip, ok := xorPeerIP(m, a)
+		if !ok {
+			return false
+		}
+		if r := g.s.policy.Check(ip); r != "" {
+			reason, peer = r, ip.String()
+			break
+		}
+	}
+	if reason == "" {
+		return false
+	}
+	g.s.refuse(reason, "peer refused by relay policy", "client", addr.String(), "peer", peer)
+	resp, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID),
+		stun.NewType(m.Type.Method, stun.ClassErrorResponse),
+		&stun.ErrorCodeAttribute{Code: stun.CodeForbidden, Reason: []byte("Forbidden: " + reason)},
+		key, stun.Fingerprint)
+	if err == nil {
+		_, _ = g.UDPConn.WriteTo(resp.Raw, addr)
+	}
+	return true
+}
+
+var magicCookie = [4]byte{0x21, 0x12, 0xA4, 0x42}
+
+// xorPeerIP decodes one XOR-PEER-ADDRESS attribute (RFC 8489 §14.2).
+func xorPeerIP(m *stun.Message, a stun.RawAttribute) (netip.Addr, bool) {
+	v := a.Value
+	if len(v) < 8 {
+		return netip.Addr{}, false
+	}
+	switch v[1] {
+	case 0x01:
+		var ip [4]byte
+		for i := range ip {
+			ip[i] = v[4+i] ^ magicCookie[i]
+		}
+		return netip.AddrFrom4(ip), true
+	case 0x02:
+		if len(v) < 20 {
+			return netip.Addr{}, false
+		}
+		var ip [16]byte
+		var mask [16]byte
+		copy(mask[:4], magicCookie[:])
+		copy(mask[4:], m.TransactionID[:])
+		for i := range ip {
+			ip[i] = v[4+i] ^ mask[i]
+		}
+		return netip.AddrFrom16(ip), true
+	}
+	return netip.Addr{}, false
+}

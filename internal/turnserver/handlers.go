@@ -1,0 +1,180 @@
+package turnserver
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/duet-call/duet/internal/turncred"
+	"github.com/pion/turn/v4"
+)
+
+// Refusal reasons beyond the peer policy ones in policy.go.
+const (
+	ReasonBadPassword = "bad-password"
+	ReasonExpired     = "expired"
+	ReasonBadUsername = "bad-username"
+	ReasonQuotaUser   = "quota-user"
+	ReasonQuotaTotal  = "quota-total"
+	ReasonBandwidth   = "bandwidth"
+	ReasonSelfPort    = "self-port"
+	ReasonMaxAge      = "max-age"
+)
+
+var allReasons = []string{
+	ReasonLoopback, ReasonPrivate, ReasonCGNAT, ReasonLinkLocal, ReasonMulticast,
+	ReasonUnspecified, ReasonReserved, ReasonOwnAddress, ReasonInvalid,
+	ReasonBadPassword, ReasonExpired, ReasonBadUsername, ReasonQuotaUser,
+	ReasonQuotaTotal, ReasonBandwidth, ReasonSelfPort, ReasonMaxAge,
+}
+
+var errQuota = errors.New("allocation quota reached")
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	// Allocations is the number of live allocations.
+	Allocations int
+	// AllocationsCreated counts allocations since Start.
+	AllocationsCreated uint64
+	// Refused counts refusals by reason (the Reason* constants). Bandwidth
+	// and self-port count dropped datagrams; the others count requests.
+	Refused map[string]uint64
+}
+
+// users tracks live allocations per username, and which client addresses
+// hold one, for the quota and for letting an allocation outlive its
+// credential (see authHandler).
+type users struct {
+	mu     sync.Mutex
+	count  map[string]int // username → live allocations
+	owners map[string]int // src address + username → live allocations
+}
+
+func ownerKey(src net.Addr, username string) string { return src.String() + "\x00" + username }
+
+// authHandler returns the long-term key for a REST username. An expired
+// credential is refused for new allocations but accepted from a client that
+// already holds an allocation under it: browsers keep refreshing with the
+// credential they allocated with, and a call must not drop when it expires.
+// MaxAllocationAge bounds such allocations instead.
+func (s *Server) authHandler(username, realm string, src net.Addr) ([]byte, bool) {
+	if err := turncred.Check(username, s.now()); err != nil {
+		if errors.Is(err, turncred.ErrExpired) && s.holdsAllocation(src, username) {
+			return turncred.Key(s.secret, username, realm), true
+		}
+		reason := ReasonBadUsername
+		if errors.Is(err, turncred.ErrExpired) {
+			reason = ReasonExpired
+		}
+		s.refuse(reason, "credential refused", "client", src.String(), "username", username, "err", err)
+		return nil, false
+	}
+	return turncred.Key(s.secret, username, realm), true
+}
+
+func (s *Server) holdsAllocation(src net.Addr, username string) bool {
+	s.users.mu.Lock()
+	defer s.users.mu.Unlock()
+	return s.users.owners[ownerKey(src, username)] > 0
+}
+
+// quotaHandler is consulted by pion before each allocation. Counts come from
+// the allocation events, so two Allocates racing on different read loops can
+// overshoot the per-user quota by one; the total is also enforced exactly by
+// relayGen, which refuses to open more relay sockets.
+func (s *Server) quotaHandler(username, _ string, src net.Addr) bool {
+	if n := int(s.relays.Load()); n >= s.cfg.MaxAllocations {
+		s.refuse(ReasonQuotaTotal, "allocation refused: server full", "client", src.String(), "limit", s.cfg.MaxAllocations)
+		return false
+	}
+	s.users.mu.Lock()
+	n := s.users.count[username]
+	s.users.mu.Unlock()
+	if n >= s.cfg.MaxAllocationsPerUser {
+		s.refuse(ReasonQuotaUser, "allocation refused: user quota", "client", src.String(), "username", username,
+			"limit", s.cfg.MaxAllocationsPerUser)
+		return false
+	}
+	return true
+}
+
+func (s *Server) permissionHandler(src net.Addr, peer net.IP) bool {
+	reason := s.policy.CheckIP(peer)
+	if reason == "" {
+		return true
+	}
+	s.refuse(reason, "peer refused by relay policy", "client", src.String(), "peer", peer.String())
+	return false
+}
+
+func (s *Server) eventHandler() turn.EventHandler {
+	return turn.EventHandler{
+		OnAuth: func(src, _ net.Addr, _, username, _, method string, ok bool) {
+			if !ok {
+				s.refuse(ReasonBadPassword, "credential refused", "client", src.String(), "username", username, "method", method)
+			}
+		},
+		OnAllocationCreated: func(src, _ net.Addr, _, username, _ string, relay net.Addr, _ int) {
+			s.created.Add(1)
+			s.users.mu.Lock()
+			s.users.count[username]++
+			s.users.owners[ownerKey(src, username)]++
+			s.users.mu.Unlock()
+			s.log.Debug("turn allocation", "client", src.String(), "relay", relay.String(), "username", username)
+		},
+		OnAllocationDeleted: func(src, _ net.Addr, _, username, _ string) {
+			s.users.mu.Lock()
+			decr(s.users.count, username)
+			decr(s.users.owners, ownerKey(src, username))
+			s.users.mu.Unlock()
+		},
+	}
+}
+
+// decr lowers m[k] and deletes it at zero so the maps do not grow with every
+// username ever seen.
+func decr(m map[string]int, k string) {
+	if m[k] <= 1 {
+		delete(m, k)
+		return
+	}
+	m[k]--
+}
+
+// count adds one to a reason's counter without logging.
+func (s *Server) count(reason string) {
+	if c := s.refused[reason]; c != nil {
+		c.Add(1)
+	}
+}
+
+// refuse counts a refusal and logs it once, at most refusalLogRate lines per
+// second overall so that a client hammering the server cannot flood the log.
+func (s *Server) refuse(reason, msg string, attrs ...any) {
+	s.count(reason)
+	if !s.logLimit.Allow() {
+		return
+	}
+	s.log.Info("turn: "+msg, append([]any{"reason", reason}, attrs...)...)
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{AllocationsCreated: s.created.Load(), Refused: make(map[string]uint64, len(s.refused))}
+	if ts := s.turnServer(); ts != nil {
+		st.Allocations = ts.AllocationCount()
+	}
+	for r, c := range s.refused {
+		st.Refused[r] = c.Load()
+	}
+	return st
+}
+
+func newCounters() map[string]*atomic.Uint64 {
+	m := make(map[string]*atomic.Uint64, len(allReasons))
+	for _, r := range allReasons {
+		m[r] = new(atomic.Uint64)
+	}
+	return m
+}

@@ -1,0 +1,166 @@
+package turnserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+var errRelayTCP = errors.New("turnserver: TCP relay allocations (RFC 6062) are not supported")
+
+// relayGen implements pion/turn's RelayAddressGenerator. It differs from
+// pion's RelayAddressGeneratorPortRange in what the sockets are: big
+// buffers, a hard bound on how many exist, and each wrapped in a relayConn
+// that enforces the bandwidth cap, the age bound and the self-relay rule.
+type relayGen struct {
+	s        *Server
+	bindHost string
+	min, max uint16
+	lc       net.ListenConfig
+}
+
+func (g *relayGen) Validate() error { return nil }
+
+func (g *relayGen) AllocateConn(string, int) (net.Conn, net.Addr, error) {
+	return nil, nil, errRelayTCP
+}
+
+// AllocatePacketConn opens a relay socket on a random free port of the range.
+// pion/turn calls it for every Allocate (and while probing for an even port).
+func (g *relayGen) AllocatePacketConn(network string, requestedPort int) (net.PacketConn, net.Addr, error) {
+	s := g.s
+	if int(s.relays.Add(1)) > s.cfg.MaxAllocations {
+		s.relays.Add(-1)
+		s.refuse(ReasonQuotaTotal, "relay sockets at the limit", "limit", s.cfg.MaxAllocations)
+		return nil, nil, fmt.Errorf("turnserver: %d relay sockets open: %w", s.cfg.MaxAllocations, errQuota)
+	}
+	conn, err := g.listen(network, requestedPort)
+	if err != nil {
+		s.relays.Add(-1)
+		return nil, nil, err
+	}
+	rc := &relayConn{UDPConn: conn, s: s}
+	if bw := s.cfg.BandwidthBytes; bw > 0 {
+		// A burst of one second lets a video keyframe through at full speed.
+		rc.in = rate.NewLimiter(rate.Limit(bw), int(bw))
+		rc.out = rate.NewLimiter(rate.Limit(bw), int(bw))
+	}
+	if age := s.cfg.MaxAllocationAge; age > 0 {
+		rc.mu.Lock()
+		rc.ageTimer = time.AfterFunc(age, rc.expire)
+		rc.mu.Unlock()
+	}
+	addr := &net.UDPAddr{IP: s.publicIP.AsSlice(), Port: conn.LocalAddr().(*net.UDPAddr).Port}
+	return rc, addr, nil
+}
+
+func (g *relayGen) listen(network string, requestedPort int) (*net.UDPConn, error) {
+	ctx := context.Background()
+	if requestedPort != 0 {
+		if requestedPort < int(g.min) || requestedPort > int(g.max) {
+			return nil, fmt.Errorf("turnserver: requested relay port %d outside %d-%d", requestedPort, g.min, g.max)
+		}
+		pc, err := g.lc.ListenPacket(ctx, network, net.JoinHostPort(g.bindHost, strconv.Itoa(requestedPort)))
+		if err != nil {
+			return nil, fmt.Errorf("turnserver: relay port %d: %w", requestedPort, err)
+		}
+		return pc.(*net.UDPConn), nil
+	}
+	span := int(g.max) - int(g.min) + 1
+	var lastErr error
+	for try := 0; try < 16; try++ {
+		port := int(g.min) + rand.IntN(span) //nolint:gosec // port choice, not a secret
+		pc, err := g.lc.ListenPacket(ctx, network, net.JoinHostPort(g.bindHost, strconv.Itoa(port)))
+		if err == nil {
+			return pc.(*net.UDPConn), nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("turnserver: no free relay port in %d-%d: %w", g.min, g.max, lastErr)
+}
+
+// relayConn is one allocation's relay socket as pion/turn sees it. pion's
+// per-allocation goroutine reads it (peer → client) and the listener's read
+// loop writes it (client → peer).
+type relayConn struct {
+	*net.UDPConn
+	s        *Server
+	in, out  *rate.Limiter
+	mu       sync.Mutex // guards ageTimer, which its own callback reads
+	ageTimer *time.Timer
+
+	closeOnce sync.Once
+	capLogged atomic.Bool
+}
+
+// ReadFrom drops datagrams over the bandwidth cap instead of queueing them:
+// real-time media is better lost than late.
+func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.UDPConn.ReadFrom(p)
+		if err != nil || c.in == nil || c.in.AllowN(time.Now(), n) {
+			return n, addr, err
+		}
+		c.overCap()
+	}
+}
+
+// WriteTo sends a client's datagram to its peer. The policy lets peers reach
+// the advertised relay IP so that two clients of this server can relay to
+// each other; here such datagrams are held to the relay port range, so the
+// relay cannot be used to reach other services on the server itself.
+func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if ua, ok := addr.(*net.UDPAddr); ok && c.s.relaySelf {
+		if ip, ok := netip.AddrFromSlice(ua.IP); ok && Normalize(ip) == c.s.publicIP &&
+			(ua.Port < int(c.s.cfg.MinPort) || ua.Port > int(c.s.cfg.MaxPort)) {
+			c.s.count(ReasonSelfPort)
+			return len(p), nil
+		}
+	}
+	if c.out != nil && !c.out.AllowN(time.Now(), len(p)) {
+		c.overCap()
+		return len(p), nil
+	}
+	return c.UDPConn.WriteTo(p, addr)
+}
+
+// overCap counts every dropped datagram but logs once per allocation.
+func (c *relayConn) overCap() {
+	if c.capLogged.CompareAndSwap(false, true) {
+		c.s.refuse(ReasonBandwidth, "allocation over its bandwidth cap; dropping datagrams",
+			"relay", c.LocalAddr().String(), "bytes_per_second", c.s.cfg.BandwidthBytes)
+		return
+	}
+	c.s.count(ReasonBandwidth)
+}
+
+// expire ends an allocation that outlived MaxAllocationAge: closing the
+// socket makes pion's read goroutine fail and delete the allocation.
+func (c *relayConn) expire() {
+	c.s.refuse(ReasonMaxAge, "allocation reached its maximum age", "relay", c.LocalAddr().String(),
+		"age", c.s.cfg.MaxAllocationAge)
+	_ = c.Close()
+}
+
+func (c *relayConn) Close() error {
+	err := net.ErrClosed
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		if c.ageTimer != nil {
+			c.ageTimer.Stop()
+		}
+		c.mu.Unlock()
+		err = c.UDPConn.Close()
+		c.s.relays.Add(-1)
+	})
+	return err
+}
