@@ -57,6 +57,9 @@ type Config struct {
 	// MaxConnsPerIP and MaxConns cap open connections per client IP and in all.
 	MaxConnsPerIP int
 	MaxConns      int
+
+	// Observer hears joins, relays, refusals and the like, for metrics.
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -102,6 +105,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 50000
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	if c.ICEServers == nil {
 		c.ICEServers = func(string) []protocol.ICEServer { return []protocol.ICEServer{} }

@@ -30,6 +30,7 @@ type Hub struct {
 type room struct {
 	id    string
 	peers [2]*session
+	since time.Time // when the first present peer joined, for Paired
 }
 
 func (r *room) other(s *session) *session {
@@ -147,6 +148,12 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 	}
 	r.peers[slot] = s
 	s.room, s.polite = r, polite
+	h.cfg.Observer.Joined(resumed)
+	if other == nil {
+		r.since = now
+	} else if !resumed {
+		h.cfg.Observer.Paired(now.Sub(r.since))
+	}
 	joined := &protocol.Joined{
 		V: protocol.Version, Room: id, Polite: polite, PeerPresent: other != nil,
 		ICEServers: ice, PeerID: s.peerID, Resumed: resumed,
@@ -204,6 +211,7 @@ func (h *Hub) leaveLocked(s *session, reason string) {
 		}
 	}
 	s.room = nil
+	h.cfg.Observer.Left(reason)
 	if other := r.other(nil); other != nil {
 		other.sendMsg(&protocol.PeerLeft{Reason: reason})
 	}
@@ -221,9 +229,13 @@ func (h *Hub) relay(s *session, data []byte) *protocol.Error {
 	if s.room == nil {
 		return protocol.Errorf(protocol.CodeNotJoined, "join a room before sending to a peer")
 	}
-	if other := s.room.other(s); other != nil {
-		other.send(data)
+	other := s.room.other(s)
+	if other == nil || other.ghost {
+		h.cfg.Observer.Dropped()
+		return nil
 	}
+	other.send(data)
+	h.cfg.Observer.Relayed()
 	return nil
 }
 
@@ -236,6 +248,7 @@ func (h *Hub) disconnected(s *session, clean bool) {
 	defer h.mu.Unlock()
 	delete(h.sessions, s)
 	s.ip.conns--
+	h.cfg.Observer.Disconnected()
 	switch {
 	case s.room == nil:
 	case clean || h.draining:

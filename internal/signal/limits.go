@@ -41,6 +41,7 @@ func (h *Hub) admit(s *session, ip string) *protocol.Error {
 	s.ip = st
 	h.sessions[s] = struct{}{}
 	h.wg.Add(1)
+	h.cfg.Observer.Connected()
 	return nil
 }
 

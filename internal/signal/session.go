@@ -65,6 +65,7 @@ func (s *session) send(data []byte) {
 	select {
 	case s.out <- data:
 	default:
+		s.hub.cfg.Observer.Overflow()
 		s.stop(closeSlow)
 	}
 }
@@ -78,7 +79,10 @@ func (s *session) sendMsg(m protocol.Message) {
 	s.send(b)
 }
 
-func (s *session) sendErr(e *protocol.Error) { s.sendMsg(e.Wire()) }
+func (s *session) sendErr(e *protocol.Error) {
+	s.hub.cfg.Observer.Refused(e.Code)
+	s.sendMsg(e.Wire())
+}
 
 // stop asks the writer to close the connection with r. Only the first call counts.
 func (s *session) stop(r closeReason) {
@@ -122,6 +126,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limiter: msgLimiter{lim: rate.NewLimiter(rate.Limit(h.cfg.MsgRate), h.cfg.MsgBurst)},
 	}
 	if e := h.admit(s, ip); e != nil {
+		h.cfg.Observer.Refused(e.Code)
 		// Refuse with the documented code, then close: 1013 try again later.
 		b, _ := protocol.Encode(e.Wire())
 		conn.SetWriteDeadline(time.Now().Add(time.Second))
