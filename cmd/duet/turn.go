@@ -2,12 +2,55 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"time"
+
+	"github.com/duet-call/duet/internal/flagenv"
 )
 
-// runTurn is written by the TURN work (issue 8).
-func runTurn(_ context.Context, _ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "duet turn: not available in this build yet")
-	return 2
+// runTurn runs the STUN/TURN server alone, for a deployment that puts the
+// relay on its own machine: `duet serve --turn-url turn:relay.example:3478
+// --turn-secret S` on the web host, `duet turn --turn-secret S` on the relay.
+func runTurn(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("duet turn", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long to wait for allocations to close on shutdown")
+	tf := addTurnFlags(fs)
+	flagenv.Usage(fs)
+	if err := flagenv.Parse(fs, args, nil); err != nil {
+		return flagExit(err)
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "duet turn:", err)
+		return 2
+	}
+	if tf.external() {
+		log.Error("config", "err", "--turn-url names an external TURN server; `duet turn` is the server itself")
+		return 2
+	}
+	if tf.secret == "" {
+		// Alone, a generated secret is useless: nothing else could mint
+		// credentials for it.
+		log.Error("config", "err", "duet turn needs --turn-secret (DUET_TURN_SECRET), shared with the signaling server")
+		return 2
+	}
+	ice, stop, err := tf.startTURN(ctx, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	log.Info("duet turn is running", "urls", ice.Servers("")[1].URLs)
+
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := stop(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+		return 1
+	}
+	return 0
 }

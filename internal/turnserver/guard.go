@@ -77,7 +77,7 @@ func (g *guardConn) forbid(b []byte, addr net.Addr) bool {
 			break
 		}
 	}
-	if reason == "" {
+	if reason == "" || g.s.bypassPolicy(addr) {
 		return false
 	}
 	g.s.refuse(reason, "peer refused by relay policy", "client", addr.String(), "peer", peer)

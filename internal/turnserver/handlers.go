@@ -40,6 +40,8 @@ type Stats struct {
 	// Refused counts refusals by reason (the Reason* constants). Bandwidth
 	// and self-port count dropped datagrams; the others count requests.
 	Refused map[string]uint64
+	// SelfTest is "passed", "failed: <why>", or "" when it did not run.
+	SelfTest string
 }
 
 // users tracks live allocations per username, and which client addresses
@@ -101,7 +103,7 @@ func (s *Server) quotaHandler(username, _ string, src net.Addr) bool {
 
 func (s *Server) permissionHandler(src net.Addr, peer net.IP) bool {
 	reason := s.policy.CheckIP(peer)
-	if reason == "" {
+	if reason == "" || s.bypassPolicy(src) {
 		return true
 	}
 	s.refuse(reason, "peer refused by relay policy", "client", src.String(), "peer", peer.String())
@@ -124,6 +126,9 @@ func (s *Server) eventHandler() turn.EventHandler {
 			s.log.Debug("turn allocation", "client", src.String(), "relay", relay.String(), "username", username)
 		},
 		OnAllocationDeleted: func(src, _ net.Addr, _, username, _ string) {
+			if s.bypassPolicy(src) {
+				s.selfTestClient.Store(nil)
+			}
 			s.users.mu.Lock()
 			decr(s.users.count, username)
 			decr(s.users.owners, ownerKey(src, username))
@@ -164,6 +169,9 @@ func (s *Server) Stats() Stats {
 	st := Stats{AllocationsCreated: s.created.Load(), Refused: make(map[string]uint64, len(s.refused))}
 	if ts := s.turnServer(); ts != nil {
 		st.Allocations = ts.AllocationCount()
+	}
+	if r := s.selfTestResult.Load(); r != nil {
+		st.SelfTest = *r
 	}
 	for r, c := range s.refused {
 		st.Refused[r] = c.Load()

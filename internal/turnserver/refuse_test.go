@@ -204,3 +204,26 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The self-test relays to a loopback peer although the default policy
+// refuses loopback, and the bypass ends with it.
+func TestSelfTest(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.SelfTest = true })
+	st := s.Stats()
+	if st.SelfTest != "passed" {
+		t.Fatalf("self-test: %q", st.SelfTest)
+	}
+	if st.AllocationsCreated != 1 || st.Refused[ReasonLoopback] != 0 {
+		t.Fatalf("stats after self-test: %+v", st)
+	}
+	u, p := creds(t, "alice", time.Hour)
+	c := newClient(t, s, u, p)
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	if err := c.CreatePermission(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); turnCode(err) != 403 {
+		t.Fatalf("loopback permission after the self-test: %v, want 403", err)
+	}
+}

@@ -36,6 +36,9 @@ type Server struct {
 	logLimit *rate.Limiter
 	users    users
 
+	selfTestClient atomic.Pointer[string] // the one client the peer policy lets through, during Start
+	selfTestResult atomic.Pointer[string]
+
 	mu       sync.Mutex // guards the fields below
 	started  bool
 	udp      []*net.UDPConn
@@ -80,10 +83,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	own[s.publicIP] = true
 	s.policy = &Policy{Allow: cfg.AllowPeers, Own: own, RelayIP: s.publicIP}
-	// Peers may reach the relay IP so that two clients of this server can
-	// relay to each other; relayConn then holds them to the relay ports,
-	// unless the operator opened the relay IP's range on purpose.
-	s.relaySelf = true
+	// Peers may reach a public relay IP so that two clients of this server
+	// can relay to each other; relayConn then holds them to the relay ports,
+	// unless the operator opened the relay IP's range on purpose. A private
+	// or loopback relay IP is refused by the policy anyway.
+	s.relaySelf = (&Policy{}).Check(s.publicIP) == ""
 	for _, p := range cfg.AllowPeers {
 		if p.Contains(s.publicIP) {
 			s.relaySelf = false
@@ -145,10 +149,20 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("turnserver: start pion/turn: %w", err)
 	}
 	s.udp, s.tcp, s.ts = udp, tcp, ts
-
 	s.log.Info("turn: listening", "udp", udp[0].LocalAddr().String(), "tcp", tcp.Addr().String(),
 		"relay_ip", s.publicIP.String(), "relay_ports", strconv.Itoa(int(s.cfg.MinPort))+"-"+strconv.Itoa(int(s.cfg.MaxPort)),
 		"read_loops", loops, "udp_rcvbuf", readBufferSize(udp[0]))
+	if s.cfg.SelfTest {
+		result := "passed"
+		if err := s.selfTest(udp[0].LocalAddr().(*net.UDPAddr)); err != nil {
+			result = "failed: " + err.Error()
+			s.log.Warn("turn: relay self-test failed; relayed calls may not work", "err", err)
+		} else {
+			s.log.Info("turn: relay self-test passed", "relay_ip", s.publicIP.String())
+		}
+		s.selfTestResult.Store(&result)
+	}
+
 	return nil
 }
 

@@ -243,3 +243,5 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
