@@ -70,6 +70,11 @@ func (c *conn) stop(r closeReason) {
 	c.stopOnce.Do(func() {
 		c.reason = r
 		close(c.stopped)
+		if !r.flush {
+			// The writer may be stuck in a write to a client that does not
+			// read: end that write now rather than after WriteTimeout.
+			c.ws.NetConn().SetWriteDeadline(time.Now())
+		}
 	})
 }
 
