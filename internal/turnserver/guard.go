@@ -6,6 +6,7 @@ import (
 
 	"github.com/duet-call/duet/internal/turncred"
 	"github.com/pion/stun/v3"
+	"golang.org/x/net/ipv4"
 )
 
 // STUN message types of the requests that name a peer (RFC 8656 §18).
@@ -26,15 +27,50 @@ const (
 type guardConn struct {
 	*net.UDPConn
 	s *Server
+
+	// Datagrams are read in batches (recvmmsg) to save system calls under
+	// load; pion's single read goroutine per socket owns these fields.
+	batch       *ipv4.PacketConn
+	msgs        []ipv4.Message
+	next, count int
 }
 
+// readBatch is the most datagrams one recvmmsg returns.
+const readBatch = 32
+
+func newGuardConn(c *net.UDPConn, s *Server) *guardConn {
+	g := &guardConn{UDPConn: c, s: s, batch: ipv4.NewPacketConn(c), msgs: make([]ipv4.Message, readBatch)}
+	for i := range g.msgs {
+		g.msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+	}
+	return g
+}
+
+// ReadFrom hands pion the next datagram that is not ChannelData on the
+// fast path.
 func (g *guardConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		n, addr, err := g.UDPConn.ReadFrom(p)
-		// Two byte compares keep ChannelData and everything else on the fast path.
-		if err != nil || n < stunHeaderSize || p[0] != 0 ||
-			(p[1] != typeCreatePermission && p[1] != typeChannelBind) {
-			return n, addr, err
+		if g.next >= g.count {
+			n, err := g.batch.ReadBatch(g.msgs, 0)
+			if err != nil {
+				return 0, nil, err
+			}
+			g.next, g.count = 0, n
+		}
+		m := &g.msgs[g.next]
+		g.next++
+		addr, ok := m.Addr.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		b := m.Buffers[0][:m.N]
+		if g.s.channelData(b, addr.AddrPort()) {
+			continue // relayed on the fast path
+		}
+		n := copy(p, b)
+		// Two byte compares keep everything else off the STUN decoder.
+		if n < stunHeaderSize || p[0] != 0 || (p[1] != typeCreatePermission && p[1] != typeChannelBind) {
+			return n, addr, nil
 		}
 		if !g.forbid(p[:n], addr) {
 			return n, addr, nil

@@ -125,6 +125,12 @@ func (s *Server) eventHandler() turn.EventHandler {
 			s.users.mu.Unlock()
 			s.log.Debug("turn allocation", "client", src.String(), "relay", relay.String(), "username", username)
 		},
+		OnChannelCreated: func(src, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
+			s.channelCreated(src, relay, peer, number)
+		},
+		OnChannelDeleted: func(src, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
+			s.channelDeleted(src, relay, peer, number)
+		},
 		OnAllocationDeleted: func(src, _ net.Addr, _, username, _ string) {
 			if s.bypassPolicy(src) {
 				s.selfTestClient.Store(nil)

@@ -48,7 +48,9 @@ func (g *relayGen) AllocatePacketConn(network string, requestedPort int) (net.Pa
 		s.relays.Add(-1)
 		return nil, nil, err
 	}
-	rc := &relayConn{UDPConn: conn, s: s}
+	port := uint16(conn.LocalAddr().(*net.UDPAddr).Port)
+	rc := &relayConn{UDPConn: conn, s: s, port: port, rbuf: make([]byte, 4+relayMTU)}
+	s.relayPorts.update(func(m map[uint16]*relayConn) { m[port] = rc })
 	if bw := s.cfg.BandwidthBytes; bw > 0 {
 		// A burst of one second lets a video keyframe through at full speed.
 		rc.in = rate.NewLimiter(rate.Limit(bw), int(bw))
@@ -59,7 +61,7 @@ func (g *relayGen) AllocatePacketConn(network string, requestedPort int) (net.Pa
 		rc.ageTimer = time.AfterFunc(age, rc.expire)
 		rc.mu.Unlock()
 	}
-	addr := &net.UDPAddr{IP: s.publicIP.AsSlice(), Port: conn.LocalAddr().(*net.UDPAddr).Port}
+	addr := &net.UDPAddr{IP: s.publicIP.AsSlice(), Port: int(port)}
 	return rc, addr, nil
 }
 
@@ -100,37 +102,67 @@ type relayConn struct {
 
 	closeOnce sync.Once
 	capLogged atomic.Bool
+
+	port  uint16
+	peers cowMap[netip.AddrPort, *fastChan] // channel-bound peers (fast path)
+	rbuf  []byte                            // owned by pion's reader goroutine
 }
 
-// ReadFrom drops datagrams over the bandwidth cap instead of queueing them:
-// real-time media is better lost than late.
+// relayMTU is the largest datagram relayed, as in pion/turn.
+const relayMTU = 1600
+
+// ReadFrom is called in a loop by pion's goroutine for this allocation. A
+// datagram from a channel-bound peer of a UDP client goes straight back out
+// as ChannelData (the fast path); anything else is returned to pion. Datagrams
+// over the bandwidth cap are dropped rather than queued: real-time media is
+// better lost than late.
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		n, addr, err := c.UDPConn.ReadFrom(p)
-		if err != nil || c.in == nil || c.in.AllowN(time.Now(), n) {
-			return n, addr, err
+		n, from, err := c.UDPConn.ReadFromUDPAddrPort(c.rbuf[4:])
+		if err != nil {
+			return 0, nil, err
 		}
-		c.overCap()
+		if c.in != nil && !c.in.AllowN(time.Now(), n) {
+			c.overCap()
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if fc, ok := c.peers.get(from); ok && c.s.fastOut != nil {
+			b := c.rbuf[:4+n]
+			b[0], b[1], b[2], b[3] = byte(fc.number>>8), byte(fc.number), byte(n>>8), byte(n)
+			_, _ = c.s.fastOut.WriteToUDPAddrPort(b, fc.client)
+			continue
+		}
+		n = copy(p, c.rbuf[4:4+n])
+		return n, net.UDPAddrFromAddrPort(from), nil
 	}
 }
 
-// WriteTo sends a client's datagram to its peer. The policy lets peers reach
-// the advertised relay IP so that two clients of this server can relay to
-// each other; here such datagrams are held to the relay port range, so the
-// relay cannot be used to reach other services on the server itself.
+// WriteTo sends a client's datagram to its peer for pion (Send indications
+// and ChannelData that missed the fast path).
 func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if ua, ok := addr.(*net.UDPAddr); ok && c.s.relaySelf {
-		if ip, ok := netip.AddrFromSlice(ua.IP); ok && Normalize(ip) == c.s.publicIP &&
-			(ua.Port < int(c.s.cfg.MinPort) || ua.Port > int(c.s.cfg.MaxPort)) {
-			c.s.count(ReasonSelfPort)
-			return len(p), nil
-		}
+	ap, ok := addrPort(addr)
+	if !ok {
+		return c.UDPConn.WriteTo(p, addr)
+	}
+	return c.send(p, ap)
+}
+
+// send relays a client's datagram to peer. The policy lets peers reach a
+// public relay IP so that two clients of this server can relay to each
+// other; here such datagrams are held to the relay port range, so the relay
+// cannot be used to reach other services on the server itself.
+func (c *relayConn) send(p []byte, peer netip.AddrPort) (int, error) {
+	if c.s.relaySelf && peer.Addr() == c.s.publicIP &&
+		(peer.Port() < c.s.cfg.MinPort || peer.Port() > c.s.cfg.MaxPort) {
+		c.s.count(ReasonSelfPort)
+		return len(p), nil
 	}
 	if c.out != nil && !c.out.AllowN(time.Now(), len(p)) {
 		c.overCap()
 		return len(p), nil
 	}
-	return c.UDPConn.WriteTo(p, addr)
+	return c.UDPConn.WriteToUDPAddrPort(p, peer)
 }
 
 // overCap counts every dropped datagram but logs once per allocation.
@@ -160,6 +192,7 @@ func (c *relayConn) Close() error {
 		}
 		c.mu.Unlock()
 		err = c.UDPConn.Close()
+		c.s.forgetRelay(c)
 		c.s.relays.Add(-1)
 	})
 	return err

@@ -36,6 +36,12 @@ type Server struct {
 	logLimit *rate.Limiter
 	users    users
 
+	// Fast path (fastpath.go): bound channels by client, relay sockets by
+	// port, and the listener socket that sends to clients.
+	channels   cowMap[fastKey, *fastChan]
+	relayPorts cowMap[uint16, *relayConn]
+	fastOut    *net.UDPConn // set in Start before any allocation exists
+
 	selfTestClient atomic.Pointer[string] // the one client the peer policy lets through, during Start
 	selfTestResult atomic.Pointer[string]
 
@@ -128,9 +134,11 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	gen := &relayGen{s: s, bindHost: bindHost, min: s.cfg.MinPort, max: s.cfg.MaxPort,
 		lc: listenConfig(false, s.cfg.SocketBuffer)}
+	// Any of the SO_REUSEPORT sockets sends from the same address:port.
+	s.fastOut = udp[0]
 	pcs := make([]turn.PacketConnConfig, len(udp))
 	for i, c := range udp {
-		pcs[i] = turn.PacketConnConfig{PacketConn: &guardConn{UDPConn: c, s: s}, RelayAddressGenerator: gen,
+		pcs[i] = turn.PacketConnConfig{PacketConn: newGuardConn(c, s), RelayAddressGenerator: gen,
 			PermissionHandler: s.permissionHandler}
 	}
 	ts, err := turn.NewServer(turn.ServerConfig{
