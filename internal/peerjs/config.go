@@ -101,7 +101,7 @@ func (c Config) withDefaults() Config {
 		c.WriteTimeout = 10 * time.Second
 	}
 	if c.PingInterval <= 0 {
-		c.PingInterval = 15 * time.Second
+		c.PingInterval = min(15*time.Second, c.AliveTimeout/3)
 	}
 	if c.MsgRate <= 0 {
 		c.MsgRate = 50
