@@ -58,6 +58,9 @@ func TestConnectionCaps(t *testing.T) {
 			h, url := startHub(t, tc.cfg)
 			a := dial(t, url)
 			dial(t, url)
+			// The handshake completes before the server admits, so wait
+			// for both to count before the third arrives.
+			waitFor(t, "two admitted", func() bool { return h.Stats().Sessions == 2 })
 			c := dial(t, url)
 			c.expectError(tc.code)
 			if code := c.expectClose(); code != websocket.CloseTryAgainLater {

@@ -3,6 +3,7 @@ package signal
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -150,7 +151,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.disconnected(s, clean)
 	s.stop(closeNormal)
 	<-writerDone
-	conn.Close()
+	lingerClose(conn.NetConn())
+}
+
+// lingerClose half-closes the socket and reads what the client is still
+// sending for a moment before closing. Closing with unread input makes the
+// kernel send a reset, which can destroy our close frame (say, 1009 after an
+// oversized message) before the client reads it.
+func lingerClose(c net.Conn) {
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+	}
+	c.Close()
 }
 
 // readLoop reads until the connection ends. It reports whether the client
@@ -183,6 +197,11 @@ func (s *session) readLoop() (clean bool) {
 			default:
 				return false
 			}
+		}
+		select {
+		case <-s.stopped:
+			return true // the writer has said goodbye; stop reading
+		default:
 		}
 		s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
 		if ok, tell, cut := s.limiter.allow(cfg.MsgBurst); !ok {
@@ -249,7 +268,7 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 		s.conn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
 		if err := s.conn.WriteMessage(typ, b); err != nil {
 			s.log.Debug("write", "err", err)
-			s.conn.Close() // unblocks the reader
+			s.conn.NetConn().SetReadDeadline(time.Now()) // unblocks the reader
 			return false
 		}
 		return true
@@ -272,7 +291,8 @@ func (s *session) writeLoop(readerDone <-chan struct{}) {
 }
 
 // closeConn writes what is queued if the reason asks for it, then the close
-// frame, and gives the client a moment to answer before dropping the socket.
+// frame, and gives the client a moment to answer before unblocking the
+// reader. The socket itself is closed once, by ServeHTTP, with a linger.
 func (s *session) closeConn(write func(int, []byte) bool, readerDone <-chan struct{}) {
 	r := s.reason
 	if r.flush {
@@ -288,13 +308,12 @@ func (s *session) closeConn(write func(int, []byte) bool, readerDone <-chan stru
 	// A client that is not reading may never take the close frame: give it
 	// one second, not the full write timeout.
 	msg := websocket.FormatCloseMessage(r.code, r.text)
-	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
-		s.conn.Close()
-		return
+	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
+		select {
+		case <-readerDone:
+			return
+		case <-time.After(time.Second):
+		}
 	}
-	select {
-	case <-readerDone:
-	case <-time.After(time.Second):
-	}
-	s.conn.Close()
+	s.conn.NetConn().SetReadDeadline(time.Now()) // the reader sees stopped and returns
 }
