@@ -41,7 +41,7 @@ func addTurnFlags(fs *flag.FlagSet) *turnFlags {
 	fs.IntVar(&f.maxPerUser, "turn-max-allocations-per-user", turnserver.DefaultMaxAllocationsPerUser, "live TURN allocations allowed per TURN username")
 	fs.Int64Var(&f.bandwidth, "turn-bandwidth", 0, "cap on each allocation's relayed bytes per second in each direction; 0 means none")
 	fs.DurationVar(&f.maxAge, "turn-max-allocation-age", turnserver.DefaultMaxAllocationAge, "close any allocation this old, however often refreshed; negative means never")
-	fs.IntVar(&f.readLoops, "turn-read-loops", 0, "UDP sockets (SO_REUSEPORT) on the TURN port, each with its own reader; 0 means one per CPU")
+	fs.IntVar(&f.readLoops, "turn-read-loops", 0, "UDP sockets (SO_REUSEPORT) on the TURN port, each with its own reader; 0 means one per two CPUs")
 	fs.BoolVar(&f.selfTest, "turn-self-test", true, "relay a datagram through the embedded server on loopback at start")
 	return f
 }

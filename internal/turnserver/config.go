@@ -60,7 +60,7 @@ type Config struct {
 	// hour). Negative means no bound.
 	MaxAllocationAge time.Duration
 	// ReadLoops is the number of UDP sockets (SO_REUSEPORT) serving Addr,
-	// each with its own read loop. 0 means one per CPU.
+	// each with its own read loop. 0 means one per two CPUs.
 	ReadLoops int
 	// SocketBuffer is the SO_RCVBUF/SO_SNDBUF asked for on every UDP socket.
 	// Negative leaves the kernel default.

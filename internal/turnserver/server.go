@@ -115,7 +115,10 @@ func (s *Server) Start(ctx context.Context) error {
 
 	loops := s.cfg.ReadLoops
 	if loops == 0 {
-		loops = runtime.NumCPU()
+		// One read loop per two CPUs: each loop costs Go scheduler wake-ups,
+		// and on two cores one loop relays 90k datagrams/s at coturn's CPU
+		// cost, while two loops cost ~30 % more at 48k/s (docs/benchmarks.md).
+		loops = max(1, runtime.NumCPU()/2)
 	}
 	udp, err := listenUDP(ctx, s.cfg.Addr, loops, s.cfg.SocketBuffer)
 	if err != nil {

@@ -245,3 +245,32 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// ChannelData goes through the fast path once pion reports the channel, and
+// the channel leaves the table with its allocation.
+func TestFastPathFollowsChannels(t *testing.T) {
+	s := startServer(t, allowLoopback)
+	u, p := creds(t, "alice", time.Hour)
+	c := newClient(t, s, u, p)
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := echoPeer(t)
+	channels := func() int {
+		m := s.channels.p.Load()
+		if m == nil {
+			return 0
+		}
+		return len(*m)
+	}
+	// pion's client binds the channel in the background after the first
+	// send; keep relaying until it is on the fast path, then once more.
+	waitFor(t, func() bool {
+		relayRoundTrip(t, relay, peer.LocalAddr(), "ping")
+		return channels() == 1
+	})
+	relayRoundTrip(t, relay, peer.LocalAddr(), "over the fast path")
+	relay.Close()
+	waitFor(t, func() bool { return channels() == 0 && s.Stats().Allocations == 0 })
+}

@@ -30,6 +30,7 @@ const (
 const (
 	modeDuet      = "duet"       // internal/turnserver as duet runs it
 	modeDuetStock = "duet-stock" // the same with pion's stock socket setup
+	modeDuet1     = "duet-1loop" // duet with one read loop
 	modeForwarder = "forwarder"
 )
 
@@ -54,7 +55,7 @@ func runChild(mode string) error {
 	var addr string
 	var stop func()
 	switch mode {
-	case modeDuet, modeDuetStock:
+	case modeDuet, modeDuetStock, modeDuet1:
 		cfg := turnserver.Config{
 			Addr: "127.0.0.1:0", PublicIP: netip.MustParseAddr("127.0.0.1"),
 			RelayBind: netip.MustParseAddr("127.0.0.1"), MinPort: 50000, MaxPort: 54999,
@@ -64,6 +65,9 @@ func runChild(mode string) error {
 		// TURNLOAD_READ_LOOPS overrides the read loop count, for tuning.
 		if n, err := strconv.Atoi(os.Getenv("TURNLOAD_READ_LOOPS")); err == nil {
 			cfg.ReadLoops = n
+		}
+		if mode == modeDuet1 {
+			cfg.ReadLoops = 1
 		}
 		if mode == modeDuetStock {
 			cfg.ReadLoops, cfg.SocketBuffer = 1, -1

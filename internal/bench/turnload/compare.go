@@ -14,6 +14,7 @@ import (
 const (
 	TargetDuet      = "duet"       // the embedded server as `duet serve` runs it
 	TargetDuetStock = "duet-stock" // the same, one read loop, kernel-default buffers
+	TargetDuet1     = "duet-1loop" // duet with one read loop
 	TargetCoturn    = "coturn"     // Debian's coturn turnserver, same policy
 	TargetForwarder = "forwarder"  // plain UDP forwarder: the ceiling
 )
@@ -69,7 +70,7 @@ func measureTarget(ctx context.Context, target, secret string, opts Options, out
 	var stop func()
 	var err error
 	switch target {
-	case TargetDuet, TargetDuetStock:
+	case TargetDuet, TargetDuetStock, TargetDuet1:
 		relay, err = startChild(target, secret, "")
 		stop = func() { relay.stop() }
 	case TargetForwarder:
