@@ -1,0 +1,332 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/duet-call/duet/protocol"
+	"github.com/pion/webrtc/v4"
+)
+
+// maxPendingCandidates bounds candidates held until the remote description
+// is set; a real peer sends a few dozen at most.
+const maxPendingCandidates = 256
+
+// peer is one RTCPeerConnection with the current other peer. Every pion
+// callback posts to the loop tagged with its peer, and the loop ignores
+// events of a peer that is no longer current, so a closing connection can
+// never disturb its successor.
+type peer struct {
+	pc          *webrtc.PeerConnection
+	chat        *webrtc.DataChannel
+	pending     []webrtc.ICECandidateInit
+	ignoreOffer bool
+	// negotiate is kicked by pion's negotiationneeded, which pion calls
+	// synchronously on its operations goroutine: a non-blocking send to a
+	// one-slot channel the loop selects on can never stall pion, even when
+	// the loop is itself waiting inside a pion call.
+	negotiate chan struct{}
+	// remoteSet: a remote description has been applied once. Until then a
+	// polite peer lets the impolite one make the first offer (see kicked).
+	remoteSet bool
+	fallback  *time.Timer // offers anyway if the impolite peer never does
+}
+
+// politeFirstOfferWait is how long a polite peer waits for the impolite
+// peer's first offer before offering itself. The impolite peer offers as
+// soon as it learns of us, so this only matters with a peer that has
+// nothing to negotiate.
+const politeFirstOfferWait = 3 * time.Second
+
+// newPeer replaces any current peer connection with a fresh one, as the
+// browser app does on peer-joined: both sides then create the chat
+// channel, add their tracks and offer from negotiationneeded.
+func (c *Call) newPeer(id string) {
+	c.dropPeer()
+	c.peerID = id
+	c.setState(StateConnecting)
+	p, err := c.openPeer()
+	if err != nil {
+		c.log.Error("creating peer connection", "err", err)
+		c.setState(StateFailed)
+		return
+	}
+	c.peer = p
+}
+
+func (c *Call) openPeer() (*peer, error) {
+	pc, err := c.api.NewPeerConnection(webrtc.Configuration{ICEServers: c.ice})
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	p := &peer{pc: pc, negotiate: make(chan struct{}, 1)}
+	negotiated, id := true, chatID
+	p.chat, err = pc.CreateDataChannel(chatLabel, &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("chat channel: %w", err)
+	}
+	for _, t := range c.tracks {
+		if err := p.addTrack(c, t); err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnNegotiationNeeded(func() {
+		select {
+		case p.negotiate <- struct{}{}:
+		default: // a kick is already waiting for the loop
+		}
+	})
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		c.post(func() { c.localCandidate(p, cand) })
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		c.post(func() { c.connState(p, s) })
+	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		c.post(func() { c.remoteTrack(p, t, r) })
+	})
+	p.chat.OnOpen(func() { c.post(func() { c.chatOpen(p) }) })
+	p.chat.OnClose(func() { c.post(func() { c.chatClosed(p) }) })
+	p.chat.OnMessage(func(m webrtc.DataChannelMessage) {
+		if !m.IsString {
+			return
+		}
+		if text, ok := decodeChat(m.Data); ok {
+			c.post(func() { c.chatMessage(p, text) })
+		}
+	})
+	return p, nil
+}
+
+// addTrack adds t and reads the sender's RTCP, which pion needs read for
+// its interceptors (NACK, reports) to work; the reader ends with the
+// connection.
+func (p *peer) addTrack(c *Call, t webrtc.TrackLocal) error {
+	sender, err := p.pc.AddTrack(t)
+	if err != nil {
+		return fmt.Errorf("adding track %s: %w", t.ID(), err)
+	}
+	c.wg.Go(func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := sender.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// dropPeer closes the current peer connection off the loop: GracefulClose
+// waits for pion's goroutines, which may be posting to this very loop.
+func (c *Call) dropPeer() {
+	p := c.peer
+	if p == nil {
+		return
+	}
+	c.peer = nil
+	if p.fallback != nil {
+		p.fallback.Stop()
+	}
+	c.mu.Lock()
+	if c.chat == p.chat {
+		c.chat = nil
+	}
+	c.mu.Unlock()
+	c.wg.Go(func() {
+		if err := p.pc.GracefulClose(); err != nil {
+			c.log.Debug("closing peer connection", "err", err)
+		}
+	})
+}
+
+// kicked makes an offer for negotiationneeded. The loop runs one event at
+// a time, so there is no "making offer" window in which a remote offer can
+// arrive: a collision shows up as a non-stable signaling state instead.
+//
+// A polite pion peer does not make the first offer. pion cannot roll back
+// a local offer (have-local-offer → stable is refused), so the browser's
+// way for the polite side to yield in a collision is not open to it; and
+// the impolite peer offers at once anyway. Waiting for that offer avoids
+// the collision and a wasted round trip. pion fires negotiationneeded
+// again once the answer makes it stable, for anything still unnegotiated.
+func (c *Call) kicked(p *peer, force bool) {
+	if p != c.peer || p.pc.SignalingState() != webrtc.SignalingStateStable {
+		return // pion fires again when it is back to stable and still needs it
+	}
+	if c.Polite() && !p.remoteSet && !force {
+		if p.fallback == nil {
+			p.fallback = time.AfterFunc(politeFirstOfferWait, func() {
+				c.post(func() { c.kicked(p, true) })
+			})
+		}
+		return
+	}
+	offer, err := p.pc.CreateOffer(nil)
+	if err == nil {
+		err = p.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		c.log.Warn("making offer", "err", err)
+		return
+	}
+	c.sendDescription(p.pc.LocalDescription())
+}
+
+func (c *Call) sendDescription(d *webrtc.SessionDescription) {
+	c.send(&protocol.Description{Description: protocol.SessionDescription{Type: d.Type.String(), SDP: d.SDP}})
+}
+
+// handleDescription is the perfect negotiation pattern's receiving half.
+func (c *Call) handleDescription(d protocol.SessionDescription) {
+	if c.peer == nil {
+		// An offer from a peer we have not been told about (a resume
+		// race): treat it as that peer's arrival.
+		c.newPeer("")
+	}
+	p := c.peer
+	if p == nil {
+		return
+	}
+	desc := webrtc.SessionDescription{Type: webrtc.NewSDPType(d.Type), SDP: d.SDP}
+	if desc.Type != webrtc.SDPTypeOffer && desc.Type != webrtc.SDPTypeAnswer {
+		return // pranswer and rollback are not used by duet peers
+	}
+	collision := desc.Type == webrtc.SDPTypeOffer && p.pc.SignalingState() != webrtc.SignalingStateStable
+	p.ignoreOffer = !c.Polite() && collision
+	if p.ignoreOffer {
+		c.log.Debug("ignoring colliding offer (impolite)")
+		return
+	}
+	if collision {
+		// pion cannot roll back a local offer, so the polite peer yields by
+		// starting over with a fresh connection that takes the offer. This
+		// happens only if both offered anyway (the fallback offer, or both
+		// renegotiating mid-call, which then restarts the media).
+		c.log.Debug("offer collision: polite peer starts a fresh connection")
+		c.newPeer(c.peerID)
+		if p = c.peer; p == nil {
+			return
+		}
+	}
+	if err := p.pc.SetRemoteDescription(desc); err != nil {
+		c.log.Warn("setting remote description", "type", d.Type, "err", err)
+		return
+	}
+	p.remoteSet = true
+	if p.fallback != nil {
+		p.fallback.Stop()
+	}
+	for _, cand := range p.pending {
+		c.addCandidate(p, cand)
+	}
+	p.pending = nil
+	if desc.Type == webrtc.SDPTypeOffer {
+		answer, err := p.pc.CreateAnswer(nil)
+		if err == nil {
+			err = p.pc.SetLocalDescription(answer)
+		}
+		if err != nil {
+			c.log.Warn("answering", "err", err)
+			return
+		}
+		c.sendDescription(p.pc.LocalDescription())
+	}
+}
+
+func (c *Call) handleCandidate(ci protocol.ICECandidate) {
+	p := c.peer
+	if p == nil {
+		return
+	}
+	cand := webrtc.ICECandidateInit{Candidate: ci.Candidate, SDPMid: ci.SDPMid, SDPMLineIndex: ci.SDPMLineIndex, UsernameFragment: ci.UsernameFragment}
+	if p.pc.RemoteDescription() == nil {
+		if len(p.pending) < maxPendingCandidates {
+			p.pending = append(p.pending, cand)
+		}
+		return
+	}
+	c.addCandidate(p, cand)
+}
+
+func (c *Call) addCandidate(p *peer, cand webrtc.ICECandidateInit) {
+	if err := p.pc.AddICECandidate(cand); err != nil && !p.ignoreOffer {
+		c.log.Debug("adding remote candidate", "err", err)
+	}
+}
+
+func (c *Call) localCandidate(p *peer, cand *webrtc.ICECandidate) {
+	if p != c.peer {
+		return
+	}
+	if cand == nil {
+		c.send(&protocol.Candidate{Candidate: protocol.ICECandidate{Candidate: ""}})
+		return
+	}
+	j := cand.ToJSON()
+	c.send(&protocol.Candidate{Candidate: protocol.ICECandidate{
+		Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex, UsernameFragment: j.UsernameFragment,
+	}})
+}
+
+func (c *Call) connState(p *peer, s webrtc.PeerConnectionState) {
+	if p != c.peer {
+		return
+	}
+	switch s {
+	case webrtc.PeerConnectionStateConnected:
+		c.setState(StateConnected)
+	case webrtc.PeerConnectionStateFailed:
+		c.log.Warn("peer connection failed")
+		c.setState(StateFailed)
+	}
+}
+
+func (c *Call) remoteTrack(p *peer, t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	if p != c.peer {
+		return
+	}
+	c.log.Debug("remote track", "kind", t.Kind(), "codec", t.Codec().MimeType)
+	h := c.cfg.onTrack
+	c.wg.Go(func() {
+		if h != nil {
+			h(t, r)
+			return
+		}
+		for {
+			if _, _, err := t.ReadRTP(); err != nil {
+				return
+			}
+		}
+	})
+}
+
+func (c *Call) chatOpen(p *peer) {
+	if p != c.peer {
+		return
+	}
+	c.mu.Lock()
+	c.chat = p.chat
+	close(c.chatUp)
+	c.chatUp = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func (c *Call) chatClosed(p *peer) {
+	c.mu.Lock()
+	if c.chat == p.chat {
+		c.chat = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *Call) chatMessage(p *peer, text string) {
+	if p != c.peer {
+		return
+	}
+	if h := c.cfg.onChat; h != nil {
+		c.emit(func() { h(text) })
+	}
+}
