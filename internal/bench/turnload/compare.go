@@ -27,6 +27,9 @@ type Options struct {
 	Allocations int
 	Size        int
 	Coturn      string // turnserver binary; default looked up in PATH
+	// Rounds repeats the whole sweep, targets interleaved, so that a
+	// neighbour's burst of work hits one round, not one target. Default 1.
+	Rounds int
 }
 
 // Row is one measured step.
@@ -54,11 +57,13 @@ func Compare(ctx context.Context, opts Options, out io.Writer) ([]Row, error) {
 	fmt.Fprintf(out, "| relay | offered/s | relayed/s | Mbit/s | loss | relay CPU | load-generator CPU |\n")
 	fmt.Fprintf(out, "|---|---:|---:|---:|---:|---:|---:|\n")
 	var rows []Row
-	for _, target := range opts.Targets {
-		r, err := measureTarget(ctx, target, secret, opts, out)
-		rows = append(rows, r...)
-		if err != nil {
-			return rows, fmt.Errorf("%s: %w", target, err)
+	for round := 0; round < max(1, opts.Rounds); round++ {
+		for _, target := range opts.Targets {
+			r, err := measureTarget(ctx, target, secret, opts, out)
+			rows = append(rows, r...)
+			if err != nil {
+				return rows, fmt.Errorf("%s: %w", target, err)
+			}
 		}
 	}
 	return rows, nil
@@ -129,16 +134,4 @@ func measureTarget(ctx context.Context, target, secret string, opts Options, out
 			res.PPS(), res.Mbps(cfg.Size), res.Loss()*100, row.ServerCPU*100, row.LoadCPU*100)
 	}
 	return rows, nil
-}
-
-// MaxClean is the highest offered rate of target whose loss stayed under
-// limit, or 0.
-func MaxClean(rows []Row, target string, limit float64) int {
-	best := 0
-	for _, r := range rows {
-		if r.Target == target && r.Result.Loss() < limit && r.Result.Rate > best {
-			best = r.Result.Rate
-		}
-	}
-	return best
 }

@@ -27,9 +27,10 @@ func main() {
 	step := flag.Duration("step", 4*time.Second, "sending time per rate")
 	allocs := flag.Int("allocations", 8, "TURN allocations (client sockets)")
 	size := flag.Int("size", 1200, "datagram payload bytes")
+	rounds := flag.Int("rounds", 3, "repeat the sweep this many times and report medians")
 	flag.Parse()
 
-	opts := turnload.Options{Targets: strings.Split(*targets, ","), Step: *step, Allocations: *allocs, Size: *size}
+	opts := turnload.Options{Targets: strings.Split(*targets, ","), Step: *step, Allocations: *allocs, Size: *size, Rounds: *rounds}
 	for _, r := range strings.Split(*rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil || n <= 0 {
@@ -41,9 +42,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rows, err := turnload.Compare(ctx, opts, os.Stdout)
+	fmt.Printf("\nMedians over %d rounds:\n\n", *rounds)
+	turnload.Summarize(rows, opts, os.Stdout)
 	fmt.Println()
 	for _, t := range opts.Targets {
-		fmt.Printf("%s: highest offered rate with < 1 %% loss: %d/s\n", t, turnload.MaxClean(rows, t, 0.01))
+		fmt.Printf("%s: highest offered rate with median loss < 1 %%: %d/s\n", t, turnload.MedianClean(rows, t, 0.01))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "turnbench:", err)
