@@ -308,7 +308,10 @@ func (c *Call) loop(joined *protocol.Joined, stopWriter chan struct{}) {
 		c.ice = c.cfg.iceServers
 	}
 	c.log.Debug("joined", "polite", joined.Polite, "peerPresent", joined.PeerPresent, "iceServers", len(c.ice))
-	c.setState(StateWaiting)
+	// The state starts as Waiting; report it, as setState reports changes.
+	if h := c.cfg.onState; h != nil {
+		c.emit(func() { h(StateWaiting) })
+	}
 	if joined.PeerPresent {
 		c.newPeer(joined.Peer)
 	}
