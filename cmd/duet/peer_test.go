@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/media"
 	"github.com/duet-call/duet/internal/server"
+	"github.com/pion/webrtc/v4"
 )
 
 // syncBuffer is a bytes.Buffer safe for the peer's goroutines and the test.
@@ -224,5 +226,28 @@ func TestPeerServerGoneMidCall(t *testing.T) {
 	srv.Shutdown(ctx)
 	if code := p.wait(t, 20*time.Second); code != exitServerGone {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitServerGone, p.stderr)
+	}
+}
+
+// TestPeerICEFailure: the other peer offers no usable candidate (its IP
+// filter refuses every address), so ICE cannot find a path and duet peer
+// reports the failure with its exit code once pion gives up (about 30 s).
+func TestPeerICEFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for pion's ICE failure timeout")
+	}
+	srv := startTestServer(t)
+	p := startPeer(t, "--server", srv.URL(), "--room", "noice")
+	var se webrtc.SettingEngine
+	se.SetIPFilter(func(net.IP) bool { return false })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, srv.URL(), "noice", client.WithSettingEngine(se))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if code := p.wait(t, 90*time.Second); code != exitICEFailed {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitICEFailed, p.stderr)
 	}
 }
