@@ -237,7 +237,12 @@ func abuseHoard(ctx context.Context, src, url string, limit int) error {
 	}
 	for _, c := range open {
 		c.WriteJSON(&protocol.Ping{Type: protocol.TypePing})
-		code, tooMany := readUntil(c, 5*time.Second, isErr(protocol.CodeTooManyConns))
+		var tooMany bool
+		code, _ := readUntil(c, 5*time.Second, func(m protocol.Message) bool {
+			_, pong := m.(*protocol.Pong)
+			tooMany = isErr(protocol.CodeTooManyConns)(m)
+			return pong || tooMany
+		})
 		if tooMany {
 			if code == 0 {
 				code, _ = readUntil(c, 5*time.Second, nil)

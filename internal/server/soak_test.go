@@ -64,8 +64,8 @@ type abuse struct {
 	run  func(ctx context.Context, src, wsURL string) error // nil when refused as documented
 }
 
-// TestAbuseSoak runs a bounded crowd of hostile clients (about 300, for
-// about 15 s) against one server while a legitimate pair keeps relaying,
+// TestAbuseSoak runs waves of a bounded crowd of hostile clients (about
+// 300 a wave, for about 25 s) against one server while a legitimate pair keeps relaying,
 // then checks that the pair never missed a message, every abuser got its
 // documented refusal, and goroutines and heap come back near the baseline.
 func TestAbuseSoak(t *testing.T) {
@@ -123,37 +123,47 @@ func TestAbuseSoak(t *testing.T) {
 		{"half-open after upgrade", 60, abuseSilent},
 		{"half-open TCP", 40, abuseHalfOpenTCP},
 	}
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	failures := map[string][]string{}
-	ip := 0
-	for _, ab := range abuses {
-		for i := range ab.n {
-			ip++
-			// Up to 3 abusers per source address, well under the cap of 10.
-			src := fmt.Sprintf("127.0.%d.%d", 1+ip/3/250, 1+(ip/3)%250)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := ab.run(ctx, src, wsURL); err != nil {
-					mu.Lock()
-					failures[ab.name] = append(failures[ab.name], fmt.Sprintf("#%d: %v", i, err))
-					mu.Unlock()
-				}
-			}()
-		}
+	fail := func(name, msg string) {
+		mu.Lock()
+		failures[name] = append(failures[name], msg)
+		mu.Unlock()
 	}
-	// One address opens more connections than the per-IP cap allows.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := abuseHoard(ctx, "127.0.9.9", wsURL, sigCfg.MaxConnsPerIP); err != nil {
-			mu.Lock()
-			failures["connection hoarding"] = append(failures["connection hoarding"], err.Error())
-			mu.Unlock()
+	// Waves of the whole crowd for soakFor: what one wave leaks, the next
+	// ones would pile up.
+	const soakFor = 25 * time.Second
+	began := time.Now()
+	waves := 0
+	for time.Since(began) < soakFor && ctx.Err() == nil {
+		waves++
+		var wg sync.WaitGroup
+		ip := 0
+		for _, ab := range abuses {
+			for i := range ab.n {
+				ip++
+				// Up to 3 abusers per source address, well under the cap of 10.
+				src := fmt.Sprintf("127.0.%d.%d", 1+ip/3/250, 1+(ip/3)%250)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := ab.run(ctx, src, wsURL); err != nil {
+						fail(ab.name, fmt.Sprintf("wave %d #%d: %v", waves, i, err))
+					}
+				}()
+			}
 		}
-	}()
-	wg.Wait()
+		// One address opens more connections than the per-IP cap allows.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := abuseHoard(ctx, "127.0.9.9", wsURL, sigCfg.MaxConnsPerIP); err != nil {
+				fail("connection hoarding", err.Error())
+			}
+		}()
+		wg.Wait()
+	}
+	t.Logf("%d waves of %d abusers in %v", waves, abusers(abuses)+1, time.Since(began).Round(time.Second))
 	close(stop)
 	if err := <-legitErr; err != nil {
 		t.Errorf("legitimate call disturbed: %v", err)
@@ -186,4 +196,11 @@ func TestAbuseSoak(t *testing.T) {
 	if st := s.Hub().Stats(); st.Sessions != 2 || st.Peers != 2 {
 		t.Fatalf("hub after soak: %+v, want only the legit pair", st)
 	}
+}
+
+func abusers(list []abuse) (n int) {
+	for _, a := range list {
+		n += a.n
+	}
+	return n
 }

@@ -3,7 +3,6 @@ package signal
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -137,7 +136,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = websocket.CloseGoingAway
 		}
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, string(e.Code)), time.Now().Add(time.Second))
-		conn.Close()
+		lingerClose(conn.NetConn())
 		return
 	}
 	readerDone := make(chan struct{})
@@ -155,16 +154,30 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // lingerClose half-closes the socket and reads what the client is still
-// sending for a moment before closing. Closing with unread input makes the
-// kernel send a reset, which can destroy our close frame (say, 1009 after an
-// oversized message) before the client reads it.
+// sending until it goes quiet for a second (at most 5 s and 1 MiB) before
+// closing. Closing with unread input makes the kernel send a reset, which
+// can destroy our close frame (say, 1009 after an oversized message, or
+// 1008 for a flood) before the client has read it.
 func lingerClose(c net.Conn) {
-	if tc, ok := c.(interface{ CloseWrite() error }); ok {
-		tc.CloseWrite()
-		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+	defer c.Close()
+	tc, ok := c.(interface{ CloseWrite() error })
+	if !ok || tc.CloseWrite() != nil {
+		return
 	}
-	c.Close()
+	buf := make([]byte, 4096)
+	end := time.Now().Add(5 * time.Second)
+	for total := 0; total < 1<<20; {
+		d := time.Now().Add(time.Second)
+		if d.After(end) {
+			d = end
+		}
+		c.SetReadDeadline(d)
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		total += n
+	}
 }
 
 // readLoop reads until the connection ends. It reports whether the client
