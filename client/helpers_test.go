@@ -9,6 +9,7 @@ import (
 
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/server"
+	"github.com/duet-call/duet/internal/signal"
 	"go.uber.org/goleak"
 )
 
@@ -26,10 +27,16 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// startServer runs the real duet server in-process on a free port.
-func startServer(t testing.TB) *server.Server {
+// startServer runs the real duet server in-process on a free port. sig
+// adjusts its signaling limits (the benchmark joins faster than the
+// per-IP join limit allows).
+func startServer(t testing.TB, sig ...signal.Config) *server.Server {
 	t.Helper()
-	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: testLogger()})
+	cfg := server.Config{Addr: "127.0.0.1:0", Logger: testLogger()}
+	if len(sig) > 0 {
+		cfg.Signal = sig[0]
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
