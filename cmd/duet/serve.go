@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,65 +16,142 @@ import (
 	"github.com/duet-call/duet/internal/flagenv"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
+	"github.com/duet-call/duet/internal/turnserver"
+	"github.com/duet-call/duet/protocol"
 )
+
+// serveFlags are duet serve's own flags; TURN and PeerJS add theirs.
+type serveFlags struct {
+	addr, logLevel, origins, resumeSecret string
+	tlsCert, tlsKey                       string
+	tlsSelfSigned, lan                    bool
+	drain                                 time.Duration
+}
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("duet serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", ":8080", "HTTP address for the app and signaling")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long to wait for clients on shutdown")
-	origins := fs.String("allowed-origins", "", "comma-separated extra origins (scheme://host[:port], or *) whose pages may open the signaling WebSocket; same-origin is always allowed")
-	resumeSecret := fs.String("resume-secret", "", "hex secret that signs resume tokens; give every node the same one (default: kept in the user config dir, so a restart keeps calls' places)")
+	var f serveFlags
+	fs.StringVar(&f.addr, "addr", ":8080", "HTTP address for the app and signaling (:8443 by default with TLS)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.drain, "shutdown-timeout", 10*time.Second, "how long to wait for clients on shutdown")
+	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins (scheme://host[:port], or *) whose pages may open the signaling WebSocket; same-origin is always allowed")
+	fs.StringVar(&f.resumeSecret, "resume-secret", "", "hex secret that signs resume tokens; give every node the same one (default: kept in the user config dir, so a restart keeps calls' places)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate made at start for this machine's addresses (its fingerprint is logged)")
+	fs.BoolVar(&f.lan, "lan", false, "LAN mode: no STUN/TURN server and no ICE servers handed out; peers connect with host candidates")
+	turn := addTurnFlags(fs)
+	pj := addPeerJSFlags(fs)
 	flagenv.Usage(fs)
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return flagExit(err)
 	}
-	log, err := newLogger(stderr, *logLevel)
+	log, err := newLogger(stderr, f.logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "duet serve:", err)
 		return 2
 	}
+	return serve(ctx, fs, &f, turn, pj, log)
+}
 
+func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags, pj *peerjsFlags, log *slog.Logger) int {
 	var sig signal.Config
-	if sig.CheckOrigin, err = server.OriginChecker(strings.Split(*origins, ",")); err != nil {
+	cfg := server.Config{Addr: f.addr, Logger: log}
+	var err error
+	if sig.CheckOrigin, err = server.OriginChecker(strings.Split(f.origins, ",")); err != nil {
 		log.Error("config", "err", err)
 		return 2
 	}
-	if sig.ResumeSecret, err = resumeKey(*resumeSecret, log); err != nil {
+	if sig.ResumeSecret, err = resumeKey(f.resumeSecret, log); err != nil {
 		log.Error("config", "err", err)
 		return 2
 	}
-
-	srv, err := server.New(server.Config{Addr: *addr, Logger: log, Signal: sig})
+	fingerprint, err := tlsConfig(f, fs, &cfg)
 	if err != nil {
 		log.Error("config", "err", err)
 		return 2
 	}
-	if err := srv.Start(ctx); err != nil {
+
+	stopTURN := func(context.Context) error { return nil }
+	if f.lan {
+		log.Info("LAN mode: no STUN/TURN; peers connect directly with host candidates")
+	} else {
+		var ice *turnserver.ICE
+		if ice, stopTURN, err = turn.startTURN(ctx, log.With("part", "turn")); err != nil {
+			log.Error("turn", "err", err)
+			return 1
+		}
+		sig.ICEServers = ice.Servers
+	}
+	if sig.ICEServers == nil {
+		sig.ICEServers = func(string) []protocol.ICEServer { return []protocol.ICEServer{} }
+	}
+	routes, stopPeerJS, err := pj.setup(log)
+	if err != nil {
+		log.Error("config", "err", err)
+		stopTURN(context.Background())
+		return 2
+	}
+	cfg.Signal, cfg.Routes = sig, routes
+
+	srv, err := server.New(cfg)
+	if err == nil {
+		err = srv.Start(ctx)
+	}
+	if err != nil {
 		log.Error("start", "err", err)
+		stopTURN(context.Background())
 		return 1
+	}
+	if fingerprint != "" {
+		log.Info("self-signed TLS certificate: check this fingerprint before accepting it", "sha256", fingerprint)
 	}
 	log.Info("duet is running", "open", browserURL(srv.URL()))
 
 	<-ctx.Done()
-	log.Info("shutting down", "timeout", *drain)
-	sctx, cancel := context.WithTimeout(context.Background(), *drain)
+	log.Info("shutting down", "timeout", f.drain)
+	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err = errors.Join(srv.Shutdown(sctx), stopPeerJS(sctx), stopTURN(sctx))
+	if err != nil {
 		log.Warn("shutdown", "err", err)
 		return 1
 	}
 	return 0
 }
 
-// browserURL turns a listen URL into one a person can open: a wildcard
-// address becomes localhost, since browsers allow the camera there without TLS.
-func browserURL(u string) string {
-	for _, wild := range []string{"://[::]:", "://0.0.0.0:"} {
-		u = strings.Replace(u, wild, "://localhost:", 1)
+// tlsConfig fills cfg.TLS from the TLS flags and moves the default address
+// to :8443. It returns the self-signed certificate's fingerprint, if any.
+func tlsConfig(f *serveFlags, fs *flag.FlagSet, cfg *server.Config) (string, error) {
+	if f.tlsSelfSigned && f.tlsCert != "" {
+		return "", errors.New("--tls-self-signed and --tls-cert exclude each other")
 	}
-	return u
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return "", errors.New("--tls-cert and --tls-key go together")
+	}
+	var fp string
+	var err error
+	switch {
+	case f.tlsSelfSigned:
+		cfg.TLS, fp, err = server.SelfSignedTLS(time.Now())
+	case f.tlsCert != "":
+		cfg.TLS, err = server.FileTLS(f.tlsCert, f.tlsKey)
+	default:
+		return "", nil
+	}
+	if !flagSet(fs, "addr") {
+		cfg.Addr = ":8443"
+	}
+	return fp, err
+}
+
+// flagSet reports whether a flag was given on the command line or in its
+// DUET_* variable.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }
 
 // resumeKey is the --resume-secret, or one kept in a file so that restarts
@@ -95,6 +173,15 @@ func resumeKey(flagHex string, log *slog.Logger) ([]byte, error) {
 	}
 	log.Warn("resume tokens will not survive a restart", "err", err)
 	return nil, nil // the hub makes a random one
+}
+
+// browserURL turns a listen URL into one a person can open: a wildcard
+// address becomes localhost, since browsers allow the camera there without TLS.
+func browserURL(u string) string {
+	for _, wild := range []string{"://[::]:", "://0.0.0.0:"} {
+		u = strings.Replace(u, wild, "://localhost:", 1)
+	}
+	return u
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
