@@ -3,7 +3,6 @@ package client
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -87,6 +86,14 @@ func WithOnTrack(f func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) Option {
 // each value.
 func DefaultSettingEngine() webrtc.SettingEngine {
 	var s webrtc.SettingEngine
-	_ = time.Second
+	// When pion controls ICE (it made the offer) it waits this long after
+	// checks start before nominating a pair whose remote end is
+	// peer-reflexive. A browser that hides its host address behind an mDNS
+	// name this machine cannot resolve is reached exactly through such a
+	// pair, which is then its direct path: waiting a second buys nothing.
+	// Server-reflexive (500 ms) and relay (2 s) waits stay: they let a
+	// better path win before a worse one is locked in, and pion does not
+	// renominate by default.
+	s.SetPrflxAcceptanceMinWait(0)
 	return s
 }
