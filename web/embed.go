@@ -6,5 +6,5 @@ import "embed"
 
 // Files is the app. internal/web serves it.
 //
-//go:embed *.html *.js *.css
+//go:embed *.html *.js *.css *.svg
 var Files embed.FS
