@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/internal/flagenv"
+	"github.com/duet-call/duet/internal/metrics"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/duet-call/duet/internal/turnserver"
@@ -57,7 +58,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 
 func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags, pj *peerjsFlags, log *slog.Logger) int {
 	var sig signal.Config
-	cfg := server.Config{Addr: f.addr, Logger: log}
+	cfg := server.Config{Addr: f.addr, Logger: log, Metrics: metrics.New()}
 	var err error
 	if sig.CheckOrigin, err = server.OriginChecker(strings.Split(f.origins, ",")); err != nil {
 		log.Error("config", "err", err)

@@ -14,8 +14,12 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/duet-call/duet/internal/metrics"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/duet-call/duet/internal/web"
 	"github.com/duet-call/duet/protocol"
@@ -28,8 +32,14 @@ type Config struct {
 	Signal signal.Config
 	// TLS, when set, makes the listener serve HTTPS.
 	TLS *tls.Config
-	// Routes, when set, may add handlers (such as /metrics) to the mux.
+	// Routes, when set, may add handlers to the mux.
 	Routes func(mux *http.ServeMux)
+	// Metrics, when set, observes the hub and serves /metrics and
+	// /api/call-report.
+	Metrics *metrics.Metrics
+	// Ready, when set, is asked by /readyz besides the server's own state
+	// (TURN up, NATS connected, ...); a non-nil error means not ready.
+	Ready func() error
 }
 
 // Server is one duet HTTP server.
@@ -42,6 +52,7 @@ type Server struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	serveErr chan error
+	draining atomic.Bool
 	shutOnce sync.Once
 	shutErr  error
 }
@@ -55,6 +66,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.Metrics != nil && cfg.Signal.Observer == nil {
+		cfg.Signal.Observer = cfg.Metrics
+	}
 	s.hub = signal.NewHub(cfg.Signal, cfg.Logger.With("part", "signal"))
 
 	mux := http.NewServeMux()
@@ -64,6 +78,15 @@ func New(cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /api/ice-servers", s.iceServers)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if m := cfg.Metrics; m != nil {
+		m.WatchHub(s.hub.Stats)
+		mux.Handle("GET /metrics", m.Handler())
+		// Reports are optional telemetry: one limit for all clients is
+		// enough to keep a flood from costing more than a few counters.
+		lim := rate.NewLimiter(100, 200)
+		mux.Handle("POST /api/call-report", m.ReportHandler(func(*http.Request) bool { return lim.Allow() }))
+	}
 	if cfg.Routes != nil {
 		cfg.Routes(mux)
 	}
@@ -131,11 +154,15 @@ func (s *Server) URL() string {
 // Shutdown stops accepting, tells every signaling client the server is going
 // away, and waits for them until ctx ends. Safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	s.shutOnce.Do(func() {
+		// Hub first: while it says bye and refuses newcomers, the listener
+		// is still open, so /readyz tells a load balancer we are draining
+		// and reconnecting clients get a clear shutting-down refusal.
 		// http.Server.Shutdown does not wait for hijacked (WebSocket)
 		// connections; the hub closes those itself.
-		errHTTP := s.http.Shutdown(ctx)
 		errHub := s.hub.Shutdown(ctx)
+		errHTTP := s.http.Shutdown(ctx)
 		s.mu.Lock()
 		ch := s.serveErr
 		s.mu.Unlock()
@@ -146,6 +173,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.shutErr = errors.Join(errHTTP, errHub, errServe)
 	})
 	return s.shutErr
+}
+
+// readyz answers 200 when the server is listening and not draining and the
+// configured Ready check passes; 503 with the reason otherwise.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	var err error
+	if s.draining.Load() {
+		err = errors.New("shutting down")
+	}
+	if err == nil && s.cfg.Ready != nil {
+		err = s.cfg.Ready()
+	}
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready:", err)
+		return
+	}
+	fmt.Fprintln(w, "ready")
 }
 
 func (s *Server) iceServers(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,59 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/duet-call/duet/internal/signal"
+	"github.com/duet-call/duet/internal/turnserver"
+)
+
+// WatchHub exports the hub's room counts, read once per scrape.
+func (m *Metrics) WatchHub(stats func() signal.Stats) {
+	m.Register(&scrapeCollector{
+		descs: []*prometheus.Desc{
+			prometheus.NewDesc("duet_signal_rooms", "Rooms with at least one place taken.", nil, nil),
+			prometheus.NewDesc("duet_signal_peers", "Places taken in rooms, reconnecting peers included.", nil, nil),
+			prometheus.NewDesc("duet_signal_reconnecting_peers", "Places held for a peer whose connection dropped, waiting for its resume.", nil, nil),
+		},
+		collect: func(ch chan<- prometheus.Metric, d []*prometheus.Desc) {
+			st := stats()
+			ch <- prometheus.MustNewConstMetric(d[0], prometheus.GaugeValue, float64(st.Rooms))
+			ch <- prometheus.MustNewConstMetric(d[1], prometheus.GaugeValue, float64(st.Peers))
+			ch <- prometheus.MustNewConstMetric(d[2], prometheus.GaugeValue, float64(st.Ghosts))
+		},
+	})
+}
+
+// WatchTURN exports the embedded TURN server's counters, read per scrape.
+func (m *Metrics) WatchTURN(stats func() turnserver.Stats) {
+	m.Register(&scrapeCollector{
+		descs: []*prometheus.Desc{
+			prometheus.NewDesc("duet_turn_allocations", "Live TURN allocations.", nil, nil),
+			prometheus.NewDesc("duet_turn_allocations_created_total", "TURN allocations created since start.", nil, nil),
+			prometheus.NewDesc("duet_turn_refusals_total", "TURN requests (or, for bandwidth, datagrams) refused, by reason.", []string{"reason"}, nil),
+		},
+		collect: func(ch chan<- prometheus.Metric, d []*prometheus.Desc) {
+			st := stats()
+			ch <- prometheus.MustNewConstMetric(d[0], prometheus.GaugeValue, float64(st.Allocations))
+			ch <- prometheus.MustNewConstMetric(d[1], prometheus.CounterValue, float64(st.AllocationsCreated))
+			for reason, n := range st.Refused {
+				ch <- prometheus.MustNewConstMetric(d[2], prometheus.CounterValue, float64(n), reason)
+			}
+		},
+	})
+}
+
+// scrapeCollector reads a snapshot once per scrape and emits several series
+// from it, so a hub lock is taken once, not once per series.
+type scrapeCollector struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric, []*prometheus.Desc)
+}
+
+func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch, c.descs) }
