@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -177,5 +178,53 @@ func TestSendChatBeforePeer(t *testing.T) {
 	}
 	if a.State() != client.StateWaiting {
 		t.Fatalf("state %v, want waiting", a.State())
+	}
+}
+
+// TestAddTrackMidCall: a track added after the call is up renegotiates,
+// whichever role adds it, and arrives at the other side.
+func TestAddTrackMidCall(t *testing.T) {
+	for _, politeAdds := range []bool{false, true} {
+		t.Run(fmt.Sprintf("polite adds %v", politeAdds), func(t *testing.T) {
+			srv := startServer(t)
+			kinds := make(chan string, 4)
+			onTrack := client.WithOnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+				kinds <- tr.Codec().MimeType
+				for {
+					if _, _, err := tr.ReadRTP(); err != nil {
+						return
+					}
+				}
+			})
+			a := dial(t, srv.URL(), "renegotiate", onTrack) // impolite
+			b := dial(t, srv.URL(), "renegotiate", onTrack) // polite
+			waitChat(t, a, b)
+			adder := a
+			if politeAdds {
+				adder = b
+			}
+			src, err := media.Open("../testdata/media/opus.ogg", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := adder.AddTrack(src.Track()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			played := make(chan error, 1)
+			go func() { played <- src.Run(ctx) }()
+			defer func() { cancel(); <-played }()
+			select {
+			case k := <-kinds:
+				if k != webrtc.MimeTypeOpus {
+					t.Fatalf("got a %s track, want Opus", k)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the added track never arrived")
+			}
+			if err := a.SendChat("still here"); err != nil {
+				t.Fatalf("chat after renegotiation: %v", err)
+			}
+		})
 	}
 }
