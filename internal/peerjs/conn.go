@@ -3,14 +3,12 @@ package peerjs
 import (
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 )
 
 // closeReason is how the server ends a connection on its own initiative.
@@ -31,63 +29,169 @@ var (
 )
 
 // conn is one PeerJS client. Its reader runs on the HTTP handler's
-// goroutine and its writer on one goroutine of its own, the only one that
-// writes to ws. registered and ip are guarded by Server.mu.
+// goroutine. Most PeerJS connections are idle, so there is no writer
+// goroutine waiting on each: send starts one when there is something to
+// write and it exits when the queue is empty, and pings go out from a timer
+// with WriteControl, which gorilla allows beside another writer.
+//
+// wmu guards the send side (q, flushing, stopping, reason, closed). The lock
+// order is Server.mu, then wmu: send runs under Server.mu, and nothing takes
+// Server.mu with wmu held. registered and ip are guarded by Server.mu.
 type conn struct {
-	srv   *Server
-	ws    *websocket.Conn
-	log   *slog.Logger
-	id    string
-	token string
+	srv    *Server
+	ws     *websocket.Conn
+	remote string
+	id     string
+	token  string
 
-	out      chan []byte // bounded; see send
-	stopOnce sync.Once
-	stopped  chan struct{} // closed by stop
-	reason   closeReason   // set once, before stopped is closed
+	wmu      sync.Mutex
+	q        [][]byte // bounded by SendQueue; see send
+	flushing bool     // a flush goroutine is running
+	stopping bool     // stop was called: take nothing more
+	reason   closeReason
+	closed   bool // the close frame was written, or the socket failed
+	pinger   *time.Timer
+	// workers counts flush and ping goroutines. Add happens only under wmu
+	// while !stopping, or in stop itself, so serveWS can Wait after stop.
+	workers    sync.WaitGroup
+	readerDone chan struct{}
 
 	ip         *ipState
 	registered bool // holds its id in Server.peers
 }
 
-// send queues data without blocking and reports whether it fitted. A
-// connection being stopped takes nothing more, but that is not a failure.
+// send queues data without blocking and reports whether it fitted. A full
+// queue means the client is not reading; the caller cuts it. A connection
+// being stopped takes nothing more, but that is not a failure.
 func (c *conn) send(data []byte) bool {
-	select {
-	case <-c.stopped:
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.stopping {
 		return true
-	default:
 	}
-	select {
-	case c.out <- data:
-		return true
-	default:
+	if len(c.q) >= c.srv.cfg.SendQueue {
 		return false
+	}
+	c.q = append(c.q, data)
+	c.startFlushLocked()
+	return true
+}
+
+// stop closes the connection with r after writing what is queued (if r
+// says so). Only the first call counts.
+func (c *conn) stop(r closeReason) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.stopping {
+		return
+	}
+	c.stopping, c.reason = true, r
+	if !r.flush {
+		c.q = nil
+		// A flush may be stuck writing to a client that does not read:
+		// end that write now rather than after WriteTimeout.
+		c.ws.NetConn().SetWriteDeadline(time.Now())
+	}
+	c.startFlushLocked()
+}
+
+func (c *conn) startFlushLocked() {
+	if !c.flushing {
+		c.flushing = true
+		c.workers.Add(1)
+		go c.flush()
 	}
 }
 
-// stop asks the writer to close the connection with r. Only the first call counts.
-func (c *conn) stop(r closeReason) {
-	c.stopOnce.Do(func() {
-		c.reason = r
-		close(c.stopped)
-		if !r.flush {
-			// The writer may be stuck in a write to a client that does not
-			// read: end that write now rather than after WriteTimeout.
-			c.ws.NetConn().SetWriteDeadline(time.Now())
+// flush writes the queue in order, then the close frame if stop was
+// called, and exits when there is nothing left to do.
+func (c *conn) flush() {
+	defer c.workers.Done()
+	wt := c.srv.cfg.WriteTimeout
+	for {
+		c.wmu.Lock()
+		switch {
+		case len(c.q) > 0 && !c.closed:
+			b := c.q[0]
+			c.q[0] = nil
+			c.q = c.q[1:]
+			c.wmu.Unlock()
+			c.ws.SetWriteDeadline(time.Now().Add(wt))
+			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				c.srv.log.Debug("peerjs write", "remote", c.remote, "err", err)
+				c.wmu.Lock()
+				c.closed, c.q = true, nil
+				c.wmu.Unlock()
+				c.ws.Close() // unblocks the reader
+			}
+		case c.stopping && !c.closed:
+			c.closed = true
+			r := c.reason
+			c.wmu.Unlock()
+			c.writeClose(r)
+		default:
+			c.flushing = false
+			c.wmu.Unlock()
+			return
 		}
-	})
+	}
+}
+
+// writeClose writes the close frame and gives the client a moment to
+// answer before dropping the socket. A client that is not reading may never
+// take the frame: it gets one second, not the full write timeout.
+func (c *conn) writeClose(r closeReason) {
+	if r == closeSlow {
+		c.srv.log.Info("disconnecting slow PeerJS client", "remote", c.remote, "id", c.id)
+	}
+	msg := websocket.FormatCloseMessage(r.code, r.text)
+	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
+		select {
+		case <-c.readerDone:
+		case <-time.After(time.Second):
+		}
+	}
+	c.ws.Close()
+}
+
+// ping runs on the ping timer: it checks that the client is still there
+// between its HEARTBEATs, and re-arms itself.
+func (c *conn) ping() {
+	c.wmu.Lock()
+	if c.stopping || c.closed {
+		c.wmu.Unlock()
+		return
+	}
+	c.workers.Add(1)
+	c.wmu.Unlock()
+	defer c.workers.Done()
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
+		c.ws.Close()
+		return
+	}
+	c.wmu.Lock()
+	if !c.stopping { // after stop, serveWS has stopped the timer for good
+		c.pinger.Reset(c.srv.cfg.PingInterval)
+	}
+	c.wmu.Unlock()
 }
 
 var upgrader = websocket.Upgrader{
-	// Small buffers: signaling messages are small and most connections idle.
+	// A read buffer of our own, not the HTTP server's (ReadBufferSize 0
+	// would reuse it): that would keep net/http's whole per-connection
+	// state alive. Writes borrow from a pool, so an idle connection holds
+	// no write buffer.
 	ReadBufferSize:  1024,
 	WriteBufferSize: 1024,
 	WriteBufferPool: &sync.Pool{},
 }
 
-// serveWS upgrades, admits and runs one client until it goes away. Like the
-// reference server it upgrades first and refuses with a PeerJS message, so
-// the client can tell the user why (a bad key, a taken id).
+// serveWS upgrades and admits one client, and hands it to a goroutine of
+// its own. Like the reference server it upgrades first and refuses with a
+// PeerJS message, so the client can tell the user why (a bad key, a taken
+// id). Returning from the handler lets net/http free its buffers and the
+// handler's grown stack: an idle PeerJS connection then costs one small
+// goroutine, a 1 KiB read buffer and a few structs.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	up := upgrader
 	up.CheckOrigin = s.cfg.CheckOrigin
@@ -104,30 +208,34 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	c := &conn{
-		srv:     s,
-		ws:      ws,
-		log:     s.log.With("remote", r.RemoteAddr),
-		id:      q.Get("id"),
-		token:   q.Get("token"),
-		out:     make(chan []byte, s.cfg.SendQueue),
-		stopped: make(chan struct{}),
+		srv:        s,
+		ws:         ws,
+		remote:     r.RemoteAddr,
+		id:         q.Get("id"),
+		token:      q.Get("token"),
+		readerDone: make(chan struct{}),
 	}
 	if ref := s.admit(c, ip, q.Get("key")); ref != nil {
 		refuse(ws, ref)
 		return
 	}
-	c.log = c.log.With("id", c.id)
-	readerDone := make(chan struct{})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(readerDone)
-	}()
+	c.wmu.Lock()
+	c.pinger = time.AfterFunc(s.cfg.PingInterval, c.ping)
+	c.wmu.Unlock()
+	// Owned by the Server: admit counted it in s.wg, disconnected
+	// uncounts it, and Shutdown stops it by closing the socket.
+	go c.run()
+}
+
+// run reads until the client goes away, then unregisters and closes.
+func (c *conn) run() {
+	s, ws := c.srv, c.ws
 	c.readLoop()
-	close(readerDone)
+	close(c.readerDone)
 	s.disconnected(c)
 	c.stop(closeNormal)
-	<-writerDone
+	c.pinger.Stop()
+	c.workers.Wait()
 	lingerClose(ws.NetConn())
 }
 
@@ -156,8 +264,7 @@ func lingerClose(c net.Conn) {
 // proves the client alive; AliveTimeout without one closes the connection.
 func (c *conn) readLoop() {
 	cfg := c.srv.cfg
-	lim := rate.NewLimiter(rate.Limit(cfg.MsgRate), cfg.MsgBurst)
-	dropped := 0
+	lim := newMsgLimiter(cfg)
 	c.ws.SetReadLimit(cfg.MaxMessageSize)
 	c.ws.SetReadDeadline(time.Now().Add(cfg.AliveTimeout))
 	c.ws.SetPongHandler(func(string) error {
@@ -168,22 +275,16 @@ func (c *conn) readLoop() {
 		if err != nil {
 			var ce *websocket.CloseError
 			if !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, websocket.ErrReadLimit) {
-				c.log.Debug("read", "err", err)
+				c.srv.log.Debug("peerjs read", "remote", c.remote, "err", err)
 			}
 			return
 		}
 		c.ws.SetReadDeadline(time.Now().Add(cfg.AliveTimeout))
-		// PeerJS has no message for "slow down" that a client would not
-		// take as fatal, so a message over the rate is dropped silently and
-		// a client that keeps flooding for another burst is cut off.
-		if !lim.Allow() {
-			if dropped++; dropped > cfg.MsgBurst {
-				c.stop(closeFlood)
-			}
-			continue
+		ok, cut := lim.allow()
+		if cut {
+			c.stop(closeFlood)
 		}
-		dropped = 0
-		if typ != websocket.TextMessage {
+		if !ok || typ != websocket.TextMessage {
 			continue // the client sends JSON text; binary is ignored
 		}
 		m, ok := decode(data)
@@ -197,64 +298,4 @@ func (c *conn) readLoop() {
 			c.srv.route(c, m)
 		}
 	}
-}
-
-// writeLoop is the only writer to ws. It exits after writing a close frame
-// when stop is called, or when a write fails.
-func (c *conn) writeLoop(readerDone <-chan struct{}) {
-	cfg := c.srv.cfg
-	ping := time.NewTicker(cfg.PingInterval)
-	defer ping.Stop()
-	write := func(typ int, b []byte) bool {
-		c.ws.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-		if err := c.ws.WriteMessage(typ, b); err != nil {
-			c.log.Debug("write", "err", err)
-			c.ws.Close() // unblocks the reader
-			return false
-		}
-		return true
-	}
-	for {
-		select {
-		case b := <-c.out:
-			if !write(websocket.TextMessage, b) {
-				return
-			}
-		case <-ping.C:
-			if !write(websocket.PingMessage, nil) {
-				return
-			}
-		case <-c.stopped:
-			c.closeConn(write, readerDone)
-			return
-		}
-	}
-}
-
-// closeConn writes what is queued if the reason asks for it, then the close
-// frame, and gives the client a moment to answer before dropping the socket.
-func (c *conn) closeConn(write func(int, []byte) bool, readerDone <-chan struct{}) {
-	r := c.reason
-	if r.flush {
-		for n := len(c.out); n > 0; n-- {
-			if !write(websocket.TextMessage, <-c.out) {
-				return
-			}
-		}
-	}
-	if r == closeSlow {
-		c.log.Info("disconnecting slow PeerJS client")
-	}
-	// A client that is not reading may never take the close frame: give it
-	// one second, not the full write timeout.
-	msg := websocket.FormatCloseMessage(r.code, r.text)
-	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
-		c.ws.Close()
-		return
-	}
-	select {
-	case <-readerDone:
-	case <-time.After(time.Second):
-	}
-	c.ws.Close()
 }

@@ -3,8 +3,10 @@ package peerjs
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -227,4 +229,29 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("%s: New accepted %+v", tc.name, tc.cfg)
 		}
 	}
+}
+
+// An idle connection costs one goroutine (its reader): the writer starts
+// only when there is something to send, and the HTTP handler has returned.
+func TestIdleConnectionIsOneGoroutine(t *testing.T) {
+	_, hs := start(t, Config{MaxConnsPerIP: 1000, ConnBurst: 1000})
+	const n = 50
+	for i := range n {
+		open(t, hs, fmt.Sprintf("idle%d", i))
+	}
+	var ours, readers int
+	waitFor(t, fmt.Sprintf("%d goroutines for %d idle connections", n, n), func() bool {
+		ours, readers = 0, 0
+		buf := make([]byte, 8<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			// Goroutines running the package's own code (not the tests').
+			if strings.Contains(g, "internal/peerjs.(*") {
+				ours++
+				if strings.Contains(g, "peerjs.(*conn).run(") {
+					readers++
+				}
+			}
+		}
+		return ours == n && readers == n
+	})
 }

@@ -121,7 +121,7 @@ func (s *Server) route(c *conn, m message) {
 	m.Src = c.id
 	data, err := encode(m)
 	if err != nil {
-		c.log.Debug("re-encode", "err", err)
+		s.log.Debug("peerjs re-encode", "remote", c.remote, "err", err)
 		return
 	}
 	s.mu.Lock()
@@ -213,4 +213,28 @@ func (s *Server) disconnected(c *conn) {
 	delete(s.conns, c)
 	c.ip.conns--
 	s.wg.Done()
+}
+
+// msgLimiter is a connection's message rate limit, used only by its reader.
+// PeerJS has no message for "slow down" that a client would not take as
+// fatal, so messages over the rate are dropped silently, and a client that
+// keeps flooding for another burst is cut off.
+type msgLimiter struct {
+	lim     *rate.Limiter
+	burst   int
+	dropped int // consecutive dropped messages
+}
+
+func newMsgLimiter(cfg Config) *msgLimiter {
+	return &msgLimiter{lim: rate.NewLimiter(rate.Limit(cfg.MsgRate), cfg.MsgBurst), burst: cfg.MsgBurst}
+}
+
+// allow reports whether to handle the next message and whether to cut.
+func (m *msgLimiter) allow() (ok, cut bool) {
+	if m.lim.Allow() {
+		m.dropped = 0
+		return true, false
+	}
+	m.dropped++
+	return false, m.dropped > m.burst
 }

@@ -1,0 +1,209 @@
+// Command peerjsbench runs the same PeerJS signaling load against duet's
+// PeerJS endpoint and the reference peerjs-server (npm `peer`, with node),
+// side by side, on loopback: messages/s and latency of pairs ping-ponging
+// offer/answer and candidate-sized messages, and resident memory per idle
+// connection. Each server runs in its own process so its memory and CPU are
+// measured apart from the load generator's.
+//
+//	go run ./internal/peerjs/pjbench/cmd/peerjsbench -idle 10000 -pairs 500 -duration 10s
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/duet-call/duet/internal/peerjs"
+	"github.com/duet-call/duet/internal/peerjs/peerjstest"
+	"github.com/duet-call/duet/internal/peerjs/pjbench"
+	"github.com/duet-call/duet/internal/server"
+)
+
+func main() {
+	serve := flag.Bool("serve", false, "internal: run duet's PeerJS endpoint and print its address")
+	idle := flag.Int("idle", 10000, "idle peers to open for the memory figure")
+	pairs := flag.Int("pairs", 500, "pairs ping-ponging for the throughput figure")
+	duration := flag.Duration("duration", 10*time.Second, "measured time of the throughput run (after warm-up)")
+	warmup := flag.Duration("warmup", 2*time.Second, "warm-up before measuring throughput")
+	latN := flag.Int("latency-samples", 2000, "messages for the unloaded latency")
+	only := flag.String("only", "duet,peerjs-server", "which servers to run, comma-separated")
+	flag.Parse()
+	if *serve {
+		os.Exit(runServe())
+	}
+	raiseFDLimit()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Bound the whole run, whatever the flags say.
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+
+	fmt.Printf("peerjsbench: %d idle peers, %d pairs for %v (+%v warm-up), %d unloaded samples; %d CPUs\n",
+		*idle, *pairs, *duration, *warmup, *latN, numCPU())
+	var rows []row
+	for _, name := range strings.Split(*only, ",") {
+		tg, stopServer, err := startTarget(ctx, name, *idle)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "peerjsbench:", err)
+			os.Exit(1)
+		}
+		r, err := measure(ctx, tg, *idle, *pairs, *latN, *warmup, *duration)
+		stopServer()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "peerjsbench: %s: %v\n", name, err)
+			os.Exit(1)
+		}
+		rows = append(rows, r)
+	}
+	printTable(os.Stdout, rows)
+}
+
+type row struct {
+	name              string
+	perIdle           float64
+	rssBefore         int64
+	rssAfter          int64
+	msgs              float64
+	cpu               float64
+	p50, p99          time.Duration
+	unl50, unl99      time.Duration
+	loadedSamplesSeen int
+}
+
+func measure(ctx context.Context, tg pjbench.Target, idle, pairs, latN int, warmup, d time.Duration) (row, error) {
+	r := row{name: tg.Name}
+	var err error
+	fmt.Printf("%s: ramping %d idle peers...\n", tg.Name, idle)
+	if r.perIdle, r.rssBefore, r.rssAfter, err = pjbench.IdleRamp(ctx, tg, idle, 3*time.Second); err != nil {
+		return r, fmt.Errorf("idle ramp: %w", err)
+	}
+	fmt.Printf("%s: unloaded latency...\n", tg.Name)
+	unl, err := pjbench.Unloaded(ctx, tg, latN)
+	if err != nil {
+		return r, fmt.Errorf("unloaded: %w", err)
+	}
+	r.unl50, r.unl99 = unl.Quantile(0.5), unl.Quantile(0.99)
+	fmt.Printf("%s: %d pairs ping-pong...\n", tg.Name, pairs)
+	tp, err := pjbench.PingPong(ctx, tg, pairs, warmup, d)
+	if err != nil {
+		return r, fmt.Errorf("ping-pong: %w", err)
+	}
+	r.msgs = float64(tp.Messages) / tp.Window.Seconds()
+	r.cpu = tp.CPU
+	r.p50, r.p99 = tp.Latency.Quantile(0.5), tp.Latency.Quantile(0.99)
+	r.loadedSamplesSeen = len(tp.Latency)
+	return r, nil
+}
+
+func printTable(w io.Writer, rows []row) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| server | RSS per idle peer | RSS before → after ramp | msg/s (ping-pong) | server CPU | loaded p50 / p99 | unloaded p50 / p99 |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %.1f KB | %.0f → %.0f MB | %.0f | %.0f %% | %s / %s | %s / %s |\n",
+			r.name, r.perIdle/1024, float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20),
+			r.msgs, r.cpu*100, ms(r.p50), ms(r.p99), ms(r.unl50), ms(r.unl99))
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// startTarget starts one server in its own process.
+func startTarget(ctx context.Context, name string, idle int) (pjbench.Target, func(), error) {
+	limit := idle + 2000
+	switch name {
+	case "duet":
+		return startDuetChild(ctx, limit)
+	case "peerjs-server":
+		ref, err := peerjstest.StartReference(ctx, peerjstest.RefOptions{
+			Path: "/peerjs", ConcurrentLimit: limit, AliveTimeout: 10 * time.Minute,
+		})
+		if err != nil {
+			return pjbench.Target{}, nil, err
+		}
+		return pjbench.Target{Name: "peerjs-server (peer 1.0.2, node " + nodeVersion() + ")",
+			Host: fmt.Sprintf("127.0.0.1:%d", ref.Port), Path: "/peerjs", Pid: ref.Pid()}, ref.Stop, nil
+	}
+	return pjbench.Target{}, nil, fmt.Errorf("unknown server %q", name)
+}
+
+// startDuetChild re-runs this binary with -serve and reads the address it
+// listens on from its first line of output.
+func startDuetChild(ctx context.Context, limit int) (pjbench.Target, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return pjbench.Target{}, nil, fmt.Errorf("executable: %w", err)
+	}
+	cmd := exec.Command(self, "-serve")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PJBENCH_LIMIT=%d", limit))
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return pjbench.Target{}, nil, fmt.Errorf("start duet child: %w", err)
+	}
+	stopChild := func() {
+		stdin.Close() // the child exits when its stdin closes
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stopChild()
+		return pjbench.Target{}, nil, fmt.Errorf("duet child: %w", err)
+	}
+	return pjbench.Target{Name: "duet (" + goVersion() + ")", Host: strings.TrimSpace(line), Path: "/peerjs", Pid: cmd.Process.Pid}, stopChild, nil
+}
+
+// runServe is the child: duet's HTTP server with the PeerJS endpoint, its
+// per-IP and rate limits raised because all load comes from 127.0.0.1.
+func runServe() int {
+	var limit int
+	fmt.Sscan(os.Getenv("PJBENCH_LIMIT"), &limit)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pj, err := peerjs.New(peerjs.Config{
+		ConcurrentLimit: limit,
+		AliveTimeout:    10 * time.Minute,
+		MaxConnsPerIP:   1 << 30,
+		ConnRate:        1e9, ConnBurst: 1 << 30,
+		MsgRate: 1e9, MsgBurst: 1 << 30,
+		Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: log,
+		Routes: func(mux *http.ServeMux) { pj.Mount(mux, "/peerjs") }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(srv.Addr().String())
+	io.Copy(io.Discard, os.Stdin) // until the parent closes it
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	pj.Shutdown(ctx)
+	return 0
+}
