@@ -121,13 +121,18 @@ func TestMetricsAfterACall(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
-	var notReady atomic.Value
-	notReady.Store(error(nil))
-	s := start(t, Config{Ready: func() error { e, _ := notReady.Load().(error); return e }})
+	var notReady atomic.Pointer[error]
+	s := start(t, Config{Ready: func() error {
+		if e := notReady.Load(); e != nil {
+			return *e
+		}
+		return nil
+	}})
 	if resp, _ := get(t, s.URL()+"/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("readyz = %d, want 200", resp.StatusCode)
 	}
-	notReady.Store(errors.New("nats: not connected"))
+	e := errors.New("nats: not connected")
+	notReady.Store(&e)
 	if resp, body := get(t, s.URL()+"/readyz"); resp.StatusCode != 503 || !strings.Contains(body, "nats") {
 		t.Fatalf("readyz = %d %q, want 503 naming the cause", resp.StatusCode, body)
 	}
