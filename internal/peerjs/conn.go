@@ -1,6 +1,7 @@
 package peerjs
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -177,11 +178,11 @@ func (c *conn) ping() {
 }
 
 var upgrader = websocket.Upgrader{
-	// A read buffer of our own, not the HTTP server's (ReadBufferSize 0
-	// would reuse it): that would keep net/http's whole per-connection
-	// state alive. Writes borrow from a pool, so an idle connection holds
-	// no write buffer.
-	ReadBufferSize:  1024,
+	// A small read buffer of our own, not the HTTP server's (ReadBufferSize
+	// 0 would reuse it): that would keep net/http's whole per-connection
+	// state alive. Frames larger than it are read straight through. Writes
+	// borrow from a pool, so an idle connection holds no write buffer.
+	ReadBufferSize:  512,
 	WriteBufferSize: 1024,
 	WriteBufferPool: &sync.Pool{},
 }
@@ -271,7 +272,7 @@ func (c *conn) readLoop() {
 		return c.ws.SetReadDeadline(time.Now().Add(cfg.AliveTimeout))
 	})
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, data, err := c.readFrame()
 		if err != nil {
 			var ce *websocket.CloseError
 			if !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, websocket.ErrReadLimit) {
@@ -285,9 +286,11 @@ func (c *conn) readLoop() {
 			c.stop(closeFlood)
 		}
 		if !ok || typ != websocket.TextMessage {
+			readBufs.Put(data)
 			continue // the client sends JSON text; binary is ignored
 		}
-		m, ok := decode(data)
+		m, ok := decode(data.Bytes()) // copies what it keeps
+		readBufs.Put(data)
 		if !ok {
 			continue // the reference server ignores what it cannot parse
 		}
@@ -298,4 +301,24 @@ func (c *conn) readLoop() {
 			c.srv.route(c, m)
 		}
 	}
+}
+
+// readBufs holds frame buffers between messages, so that idle connections
+// hold none and busy ones do not grow a new one for every offer.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readFrame reads one whole message into a pooled buffer; the caller puts
+// it back.
+func (c *conn) readFrame() (int, *bytes.Buffer, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		readBufs.Put(buf)
+		return 0, nil, err
+	}
+	return typ, buf, nil
 }

@@ -83,13 +83,44 @@ func decode(data []byte) (m message, ok bool) {
 
 // encode writes m. Relays are re-encoded from the decoded envelope rather
 // than forwarded, so a client cannot smuggle extra top-level fields or a
-// second "src" past the server.
+// second "src" past the server. The payload is appended as it came: decode
+// has already checked it is one valid JSON object, and scanning 3 KB of SDP
+// a second time (as json.Marshal of a RawMessage does) is the hot path's
+// largest cost.
 func encode(m message) ([]byte, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("peerjs: encode %s: %w", m.Type, err)
+	b := make([]byte, 0, 48+len(m.Type)+len(m.Src)+len(m.Dst)+len(m.Payload))
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, m.Type)
+	if m.Src != "" {
+		b = append(b, `,"src":`...)
+		b = appendJSONString(b, m.Src)
 	}
-	return b, nil
+	if m.Dst != "" {
+		b = append(b, `,"dst":`...)
+		b = appendJSONString(b, m.Dst)
+	}
+	if len(m.Payload) > 0 {
+		if m.Payload[0] != '{' {
+			return nil, fmt.Errorf("peerjs: encode %s: payload is not an object", m.Type)
+		}
+		b = append(b, `,"payload":`...)
+		b = append(b, m.Payload...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string. Ids and types are plain
+// ASCII and take the fast path; anything else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func errorMsg(typ, text string) []byte {

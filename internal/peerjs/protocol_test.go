@@ -210,3 +210,23 @@ func TestLeave(t *testing.T) {
 		}
 	})
 }
+
+// encode must give what encoding/json would, for any strings.
+func TestEncodeMatchesEncodingJSON(t *testing.T) {
+	tests := []message{
+		{Type: typeOpen},
+		{Type: typeOffer, Src: "a", Dst: "b", Payload: json.RawMessage(`{"sdp":{"type":"offer","sdp":"v=0\r\n"}}`)},
+		{Type: typeExpire, Src: "quote\"back\\slash", Dst: "ctl\x01\n<&>"},
+		{Type: typeLeave, Src: "utf8-é-\xff", Dst: "x"},
+	}
+	for _, m := range tests {
+		got, err := encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(m)
+		if string(got) != string(want) {
+			t.Errorf("encode(%+v)\n got  %s\n want %s", m, got, want)
+		}
+	}
+}
