@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +38,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "measured time of the throughput run (after warm-up)")
 	warmup := flag.Duration("warmup", 2*time.Second, "warm-up before measuring throughput")
 	latN := flag.Int("latency-samples", 2000, "messages for the unloaded latency")
+	rounds := flag.Int("rounds", 3, "ping-pong rounds per server, alternating between the servers")
 	only := flag.String("only", "duet,peerjs-server", "which servers to run, comma-separated")
 	flag.Parse()
 	if *serve {
@@ -48,71 +51,90 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 
-	fmt.Printf("peerjsbench: %d idle peers, %d pairs for %v (+%v warm-up), %d unloaded samples; %d CPUs\n",
-		*idle, *pairs, *duration, *warmup, *latN, numCPU())
-	var rows []row
+	fmt.Printf("peerjsbench: %d idle peers, %d pairs for %v (+%v warm-up) x %d rounds, %d unloaded samples; %d CPUs, load average %s\n",
+		*idle, *pairs, *duration, *warmup, *rounds, *latN, numCPU(), loadAvg())
+	// Both servers run at once (an idle one costs nothing) so the ping-pong
+	// rounds can alternate between them: co-tenants' load then falls on
+	// both alike instead of on whichever ran second.
+	var rows []*row
+	var targets []pjbench.Target
 	for _, name := range strings.Split(*only, ",") {
 		tg, stopServer, err := startTarget(ctx, name, *idle)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "peerjsbench:", err)
-			os.Exit(1)
+			fail(err)
 		}
-		r, err := measure(ctx, tg, *idle, *pairs, *latN, *warmup, *duration)
-		stopServer()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "peerjsbench: %s: %v\n", name, err)
-			os.Exit(1)
-		}
+		defer stopServer()
+		targets = append(targets, tg)
+		r := &row{name: tg.Name}
 		rows = append(rows, r)
+		if err := measureIdle(ctx, tg, r, *idle, *latN); err != nil {
+			fail(fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	for round := 1; round <= *rounds; round++ {
+		for i, tg := range targets {
+			fmt.Printf("round %d: %s: %d pairs ping-pong...\n", round, tg.Name, *pairs)
+			tp, err := pjbench.PingPong(ctx, tg, *pairs, *warmup, *duration)
+			if err != nil {
+				fail(fmt.Errorf("%s: ping-pong: %w", tg.Name, err))
+			}
+			rows[i].rounds = append(rows[i].rounds, tp)
+		}
 	}
 	printTable(os.Stdout, rows)
+	fmt.Printf("\nload average at the end: %s\n", loadAvg())
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "peerjsbench:", err)
+	os.Exit(1)
 }
 
 type row struct {
-	name              string
-	perIdle           float64
-	rssBefore         int64
-	rssAfter          int64
-	msgs              float64
-	cpu               float64
-	p50, p99          time.Duration
-	unl50, unl99      time.Duration
-	loadedSamplesSeen int
+	name         string
+	perIdle      float64
+	rssBefore    int64
+	rssAfter     int64
+	unl50, unl99 time.Duration
+	rounds       []pjbench.Throughput
 }
 
-func measure(ctx context.Context, tg pjbench.Target, idle, pairs, latN int, warmup, d time.Duration) (row, error) {
-	r := row{name: tg.Name}
+// measureIdle ramps the idle peers (memory) and then takes the unloaded
+// latency, on a server that has seen no other load yet.
+func measureIdle(ctx context.Context, tg pjbench.Target, r *row, idle, latN int) error {
 	var err error
 	fmt.Printf("%s: ramping %d idle peers...\n", tg.Name, idle)
 	if r.perIdle, r.rssBefore, r.rssAfter, err = pjbench.IdleRamp(ctx, tg, idle, 3*time.Second); err != nil {
-		return r, fmt.Errorf("idle ramp: %w", err)
+		return fmt.Errorf("idle ramp: %w", err)
 	}
 	fmt.Printf("%s: unloaded latency...\n", tg.Name)
 	unl, err := pjbench.Unloaded(ctx, tg, latN)
 	if err != nil {
-		return r, fmt.Errorf("unloaded: %w", err)
+		return fmt.Errorf("unloaded: %w", err)
 	}
 	r.unl50, r.unl99 = unl.Quantile(0.5), unl.Quantile(0.99)
-	fmt.Printf("%s: %d pairs ping-pong...\n", tg.Name, pairs)
-	tp, err := pjbench.PingPong(ctx, tg, pairs, warmup, d)
-	if err != nil {
-		return r, fmt.Errorf("ping-pong: %w", err)
-	}
-	r.msgs = float64(tp.Messages) / tp.Window.Seconds()
-	r.cpu = tp.CPU
-	r.p50, r.p99 = tp.Latency.Quantile(0.5), tp.Latency.Quantile(0.99)
-	r.loadedSamplesSeen = len(tp.Latency)
-	return r, nil
+	return nil
 }
 
-func printTable(w io.Writer, rows []row) {
+// printTable prints one row per server; the ping-pong columns are those of
+// its median round (by msg/s), and every round's msg/s is listed.
+func printTable(w io.Writer, rows []*row) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| server | RSS per idle peer | RSS before → after ramp | msg/s (ping-pong) | server CPU | loaded p50 / p99 | unloaded p50 / p99 |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| server | RSS per idle peer | RSS before → after ramp | msg/s, median round | server CPU | loaded p50 / p99 | unloaded p50 / p99 | msg/s, each round |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %s | %.1f KB | %.0f → %.0f MB | %.0f | %.0f %% | %s / %s | %s / %s |\n",
+		rs := slices.Clone(r.rounds)
+		rate := func(tp pjbench.Throughput) float64 { return float64(tp.Messages) / tp.Window.Seconds() }
+		var each []string
+		for _, tp := range r.rounds {
+			each = append(each, fmt.Sprintf("%.0f", rate(tp)))
+		}
+		slices.SortFunc(rs, func(a, b pjbench.Throughput) int { return cmp.Compare(rate(a), rate(b)) })
+		med := rs[len(rs)/2]
+		fmt.Fprintf(w, "| %s | %.1f KB | %.0f → %.0f MB | %.0f | %.0f %% | %s / %s | %s / %s | %s |\n",
 			r.name, r.perIdle/1024, float64(r.rssBefore)/(1<<20), float64(r.rssAfter)/(1<<20),
-			r.msgs, r.cpu*100, ms(r.p50), ms(r.p99), ms(r.unl50), ms(r.unl99))
+			rate(med), med.CPU*100, ms(med.Latency.Quantile(0.5)), ms(med.Latency.Quantile(0.99)),
+			ms(r.unl50), ms(r.unl99), strings.Join(each, ", "))
 	}
 }
 

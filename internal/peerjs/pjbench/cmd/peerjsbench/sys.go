@@ -33,3 +33,16 @@ func nodeVersion() string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// loadAvg is /proc/loadavg's first three fields: the machine is shared.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
