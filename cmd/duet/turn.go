@@ -38,12 +38,12 @@ func runTurn(ctx context.Context, args []string, _, stderr io.Writer) int {
 		log.Error("config", "err", "duet turn needs --turn-secret (DUET_TURN_SECRET), shared with the signaling server")
 		return 2
 	}
-	ice, stop, err := tf.startTURN(ctx, log)
+	_, stop, err := tf.startTURN(ctx, log)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
-	log.Info("duet turn is running", "urls", ice.Servers("")[1].URLs)
+	log.Info("duet turn is running; signaling servers need the same --turn-secret and --turn-url turn:<this host>:<port>")
 
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), *drain)

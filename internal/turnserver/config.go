@@ -26,7 +26,7 @@ const (
 	DefaultMaxAllocations        = 1000
 	DefaultMaxAllocationsPerUser = 8
 	DefaultMaxAllocationAge      = 12 * time.Hour
-	DefaultSocketBuffer          = 8 << 20
+	DefaultSocketBuffer          = 32 << 20
 )
 
 // Config configures a Server. The zero value of every field but Secret has a
@@ -62,8 +62,11 @@ type Config struct {
 	// ReadLoops is the number of UDP sockets (SO_REUSEPORT) serving Addr,
 	// each with its own read loop. 0 means one per two CPUs.
 	ReadLoops int
-	// SocketBuffer is the SO_RCVBUF/SO_SNDBUF asked for on every UDP socket.
-	// Negative leaves the kernel default.
+	// SocketBuffer is the SO_RCVBUF/SO_SNDBUF asked for on the listening UDP
+	// sockets; relay sockets, which carry one allocation each, get at most
+	// relaySocketBuffer. At 90,000 datagrams/s, 32 MiB rides out ~150 ms
+	// without the read loop being scheduled. Negative leaves the kernel
+	// default.
 	SocketBuffer int
 	// SelfTest allocates through the server on loopback at Start and checks
 	// that a datagram comes back through the relay.

@@ -108,6 +108,10 @@ type relayConn struct {
 	rbuf  []byte                            // owned by pion's reader goroutine
 }
 
+// relaySocketBuffer bounds a relay socket's buffers: one allocation's
+// traffic is a few thousand datagrams per second at most.
+const relaySocketBuffer = 4 << 20
+
 // relayMTU is the largest datagram relayed, as in pion/turn.
 const relayMTU = 1600
 

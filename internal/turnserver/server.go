@@ -108,8 +108,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started {
-		return errors.New("turnserver: Start called twice")
+	if s.started || s.shutdown {
+		return errors.New("turnserver: Start called twice or after Shutdown")
 	}
 	s.started = true
 
@@ -120,14 +120,8 @@ func (s *Server) Start(ctx context.Context) error {
 		// cost, while two loops cost ~30 % more at 48k/s (docs/benchmarks.md).
 		loops = max(1, runtime.NumCPU()/2)
 	}
-	udp, err := listenUDP(ctx, s.cfg.Addr, loops, s.cfg.SocketBuffer)
+	udp, tcp, err := listenBoth(ctx, s.cfg.Addr, loops, s.cfg.SocketBuffer)
 	if err != nil {
-		return err
-	}
-	host, wantPort, _ := net.SplitHostPort(s.cfg.Addr)
-	tcp, err := listenTCP(ctx, host, udp[0].LocalAddr().(*net.UDPAddr).Port, wantPort)
-	if err != nil {
-		closeUDP(udp)
 		return err
 	}
 
@@ -136,7 +130,7 @@ func (s *Server) Start(ctx context.Context) error {
 		bindHost = s.cfg.RelayBind.String()
 	}
 	gen := &relayGen{s: s, bindHost: bindHost, min: s.cfg.MinPort, max: s.cfg.MaxPort,
-		lc: listenConfig(false, s.cfg.SocketBuffer)}
+		lc: listenConfig(false, min(s.cfg.SocketBuffer, relaySocketBuffer))}
 	// Any of the SO_REUSEPORT sockets sends from the same address:port.
 	s.fastOut = udp[0]
 	pcs := make([]turn.PacketConnConfig, len(udp))

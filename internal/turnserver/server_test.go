@@ -183,6 +183,9 @@ func TestTCPListenerShareUDPPort(t *testing.T) {
 	if s.TCPAddr() == nil || s.UDPAddr() == nil {
 		t.Fatal("addresses unset after Start")
 	}
+	if s.TCPAddr().Port != s.UDPAddr().Port {
+		t.Fatalf("TCP port %d differs from UDP port %d", s.TCPAddr().Port, s.UDPAddr().Port)
+	}
 	conn, err := net.Dial("tcp", s.TCPAddr().String())
 	if err != nil {
 		t.Fatalf("dial TCP listener: %v", err)

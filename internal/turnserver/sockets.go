@@ -86,22 +86,29 @@ func listenUDP(ctx context.Context, addr string, n, bufSize int) ([]*net.UDPConn
 	return conns, nil
 }
 
-// listenTCP binds TCP to the same host and port as the UDP socket, so one
-// number goes in the firewall and in the TURN URLs. When the UDP port was
-// picked by the kernel (port 0) and that TCP port is taken, it falls back to
-// another free port: tests accept that, production names its port.
-func listenTCP(ctx context.Context, host string, udpPort int, wantedPort string) (net.Listener, error) {
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(udpPort)))
-	if err == nil {
-		return l, nil
-	}
-	if wantedPort != "0" || !errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("turnserver: listen tcp %s: %w", net.JoinHostPort(host, wantedPort), err)
-	}
-	l, err = lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
+// listenBoth opens the UDP sockets and a TCP listener on the same port, so
+// one number goes in the firewall and in the TURN URLs. With port 0 the
+// kernel picks a free UDP port whose TCP twin may be taken; then it tries
+// again with another port.
+func listenBoth(ctx context.Context, addr string, loops, bufSize int) ([]*net.UDPConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("turnserver: listen tcp %s: %w", net.JoinHostPort(host, "0"), err)
+		return nil, nil, fmt.Errorf("turnserver: address %q: %w", addr, err)
 	}
-	return l, nil
+	var lc net.ListenConfig
+	for try := 0; ; try++ {
+		udp, err := listenUDP(ctx, addr, loops, bufSize)
+		if err != nil {
+			return nil, nil, err
+		}
+		tcpAddr := net.JoinHostPort(host, strconv.Itoa(udp[0].LocalAddr().(*net.UDPAddr).Port))
+		tcp, err := lc.Listen(ctx, "tcp", tcpAddr)
+		if err == nil {
+			return udp, tcp, nil
+		}
+		closeUDP(udp)
+		if port != "0" || !errors.Is(err, syscall.EADDRINUSE) || try == 16 {
+			return nil, nil, fmt.Errorf("turnserver: listen tcp %s: %w", tcpAddr, err)
+		}
+	}
 }

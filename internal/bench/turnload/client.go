@@ -38,8 +38,7 @@ func allocate(server *net.UDPAddr, secret, user string, peer *net.UDPAddr, sockB
 	if err != nil {
 		return nil, fmt.Errorf("turnload: dial %v: %w", server, err)
 	}
-	_ = conn.SetWriteBuffer(sockBuf)
-	_ = conn.SetReadBuffer(sockBuf)
+	forceBuffers(conn, sockBuf)
 	a := &allocation{conn: conn}
 	if err := a.handshake(secret, user, peer); err != nil {
 		_ = conn.Close()

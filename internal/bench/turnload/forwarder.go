@@ -28,8 +28,7 @@ func NewForwarder(listen, to string, sockBuf int) (*Forwarder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("turnload: forwarder: %w", err)
 	}
-	_ = conn.SetReadBuffer(sockBuf)
-	_ = conn.SetWriteBuffer(sockBuf)
+	forceBuffers(conn, sockBuf)
 	f := &Forwarder{conn: conn, to: ta, done: make(chan struct{})}
 	go f.loop()
 	return f, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // Config describes one load: where the relay is, how many allocations, and
@@ -81,7 +82,7 @@ func Open(cfg Config) (*Load, error) {
 	if err != nil {
 		return nil, fmt.Errorf("turnload: sink: %w", err)
 	}
-	_ = sink.SetReadBuffer(cfg.SockBuf * 4)
+	forceBuffers(sink, cfg.SockBuf*4)
 	l := &Load{cfg: cfg, sink: sink, sinkDone: make(chan struct{})}
 	payload := make([]byte, cfg.Size)
 	l.frame = channelData(payload)
@@ -96,7 +97,7 @@ func Open(cfg Config) (*Load, error) {
 				l.Close()
 				return nil, fmt.Errorf("turnload: dial forwarder: %w", err)
 			}
-			_ = conn.SetWriteBuffer(cfg.SockBuf)
+			forceBuffers(conn, cfg.SockBuf)
 			a = &allocation{conn: conn}
 		} else {
 			a, err = allocate(server, cfg.Secret, fmt.Sprintf("load%d", i), sink.LocalAddr().(*net.UDPAddr), cfg.SockBuf)
@@ -109,6 +110,23 @@ func Open(cfg Config) (*Load, error) {
 	}
 	go l.readSink()
 	return l, nil
+}
+
+// forceBuffers sets both socket buffers to size, past net.core.rmem_max when
+// running as root, so that the load generator is never the one dropping.
+func forceBuffers(c *net.UDPConn, size int) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
+		}
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, size)
+		}
+	})
 }
 
 // readSink counts arriving datagrams, in batches to keep the load
