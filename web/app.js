@@ -126,12 +126,21 @@ async function enterRoom() {
   local = await getLocalMedia();
   el.localVideo.srcObject = local.stream;
   el.localVideo.hidden = !local.stream || local.stream.getVideoTracks().length === 0;
-  const why = local.problem === "denied" || local.problem === "insecure" || local.problem === "in-use"
-    ? S.media[local.problem]
-    : local.mode !== "audio-video" ? S.media[local.mode] : "";
+  const why = mediaNotice(local);
   el.notice.textContent = why;
   el.notice.hidden = !why;
   connect();
+}
+
+/**
+ * Why the person has less than camera and microphone, in words, or "".
+ * @param {import("./media.js").LocalMedia} m
+ */
+function mediaNotice(m) {
+  if (m.problem === "denied" || m.problem === "insecure" || m.problem === "in-use") return S.media[m.problem];
+  if (m.mode === "receive-only") return S.media["no-device"];
+  if (m.mode === "audio-only" || m.mode === "video-only") return S.media[m.mode];
+  return "";
 }
 
 function connect() {

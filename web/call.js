@@ -7,6 +7,9 @@
 /** Largest chat text, in UTF-8 bytes (docs/protocol.md). */
 export const MAX_CHAT_BYTES = 16 * 1024;
 
+/** How long a polite peer waits for the first offer before making one. */
+const FIRST_OFFER_WAIT_MS = 3000;
+
 /**
  * @typedef {"new"|"connecting"|"connected"|"disconnected"|"failed"|"closed"} CallState
  * @typedef {{
@@ -39,6 +42,7 @@ export class Call {
     this.ignoreOffer = false;
     this.settingRemoteAnswer = false;
     this.restarted = false;
+    this.waitedForOffer = false;
     // Incoming descriptions and candidates are handled one at a time, in
     // order, so a candidate never overtakes the offer it belongs to.
     /** @type {Promise<void>} */
@@ -79,6 +83,22 @@ export class Call {
   }
 
   async negotiate() {
+    // The first offer comes from the impolite peer. When both offered at
+    // once, the polite peer rolled back its first offer as the pattern
+    // says, and Chromium 156 then gathered no candidates for a connection
+    // with only the data channel: the call never connected (seen in
+    // e2e). So the polite peer waits for the first offer, and offers
+    // itself only if none has come after a while (a lost message); a
+    // collision then is still resolved by the pattern.
+    if (this.polite && !this.pc.remoteDescription && !this.waitedForOffer) {
+      this.waitedForOffer = true;
+      setTimeout(() => {
+        if (!this.closed && !this.pc.remoteDescription && this.pc.signalingState === "stable") {
+          this.negotiate();
+        }
+      }, FIRST_OFFER_WAIT_MS);
+      return;
+    }
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();

@@ -45,11 +45,10 @@ export const en = {
     denied:
       "You did not allow the camera and microphone, so the other person cannot see or hear you. " +
       "To allow them, use the camera icon in the address bar and reload.",
-    "no-device": "No camera or microphone was found; the call continues with what there is.",
+    "no-device": "No camera or microphone was found. You can still see and hear the other person, and chat.",
     "in-use": "Your camera or microphone is in use by another program.",
     insecure: "This page is not secure (https), so the browser offers no camera or microphone.",
     "audio-only": "No camera found: the other person will hear you but not see you.",
     "video-only": "No microphone found: the other person will see you but not hear you.",
-    "receive-only": "You are in the call without camera and microphone.",
   },
 };

@@ -25,7 +25,7 @@ func Click(ctx context.Context, id string) error {
 		return err
 	}
 	if res != "ok" {
-		return fmt.Errorf("%s: click %s: element %s%s", Name(ctx), id, res, describe(ctx, nil))
+		return fmt.Errorf("%s: click %s: element %s%s", Name(ctx), id, res, describe(ctx))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -204,8 +205,12 @@ func WaitFor(ctx context.Context, js string, timeout time.Duration) error {
 		if err == nil && ok {
 			return nil
 		}
-		if err != nil {
+		// An eval cut short by the deadline says nothing about the page;
+		// keep the error before it, or none: the expression was false.
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			last = err
+		} else if err == nil {
+			last = nil
 		}
 		if ctx.Err() != nil || !time.Now().Before(deadline) {
 			break
@@ -215,16 +220,18 @@ func WaitFor(ctx context.Context, js string, timeout time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("%s: timed out after %v waiting for %s%s", Name(ctx), timeout, short(js), describe(ctx, last))
+	why := "\n\tthe expression stayed false"
+	if last != nil {
+		why = fmt.Sprintf("\n\tlast error: %v", last)
+	}
+	return fmt.Errorf("%s: timed out after %v waiting for %s%s%s", Name(ctx), timeout, short(js), why, describe(ctx))
 }
 
-// describe reports the page's state for an error message. It uses a fresh
+// describe reports the page's state (call-status, window.duet.state(),
+// console errors) for an error message. It uses a fresh
 // short deadline because the caller's may be spent.
-func describe(ctx context.Context, last error) string {
+func describe(ctx context.Context) string {
 	var b strings.Builder
-	if last != nil {
-		fmt.Fprintf(&b, "\n\tlast error: %v", last)
-	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var status string
