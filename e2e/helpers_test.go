@@ -24,8 +24,14 @@ const (
 // test ends.
 func startServer(t *testing.T) *server.Server {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: log})
+	return startServerWith(t, server.Config{Addr: "127.0.0.1:0"})
+}
+
+// startServerWith runs the real duet server with cfg until the test ends.
+func startServerWith(t *testing.T, cfg server.Config) *server.Server {
+	t.Helper()
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

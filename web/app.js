@@ -167,6 +167,10 @@ function onMessage(msg) {
       session = { polite: !!msg.polite, iceServers: msg.iceServers || [] };
       if (msg.peerPresent) {
         peerArrived(msg.peer, !!msg.resumed);
+      } else if (msg.resumed && call && call.pc.connectionState === "connected") {
+        // We are back after a server restart before the other peer is:
+        // the media still flows peer to peer, so keep the call; the peer
+        // resumes too (peer-joined, same id) or the connection fails.
       } else {
         closeCall();
         if (state !== "peer-left") setState("waiting");

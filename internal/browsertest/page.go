@@ -168,6 +168,17 @@ func Navigate(ctx context.Context, url string) error {
 	return nil
 }
 
+// Reload reloads the page, as a person pressing F5 would, and waits for its
+// load event.
+func Reload(ctx context.Context) error {
+	ctx, cancel := withDefaultTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		return fmt.Errorf("%s: reload: %w", Name(ctx), err)
+	}
+	return nil
+}
+
 // Eval evaluates the JavaScript expression js in the page, awaits it if it
 // is a promise, and decodes its JSON value into out (which may be nil to
 // ignore the value). Without a deadline on ctx it gives up after
