@@ -1,9 +1,14 @@
 package peerjs
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Message types of the PeerJS server protocol.
@@ -65,18 +70,64 @@ type message struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
-// decode reads a client frame. ok is false for anything the reference
-// server would ignore or choke on: not a JSON object, a non-string type or
-// dst, or a payload that is not an object.
+// decoders are reused: a jsontext.Decoder keeps its buffers.
+var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
+
+// decode reads a client frame in one pass, validating all of it (syntax,
+// UTF-8, no duplicate names) while it picks out the fields, so the payload
+// it keeps is known to be one well-formed JSON object: a payload cannot
+// close the envelope early and add a "src" of its own. ok is false for
+// what the reference server would ignore or choke on: not a JSON object, a
+// type or dst that is not a string, or a payload that is not an object.
+// encoding/json's Unmarshal scanned a 3 KB offer twice and took 6x longer.
 func decode(data []byte) (m message, ok bool) {
-	if err := json.Unmarshal(data, &m); err != nil {
+	dec := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(dec)
+	dec.Reset(bytes.NewReader(data))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return m, false
 	}
-	if len(m.Payload) > 0 && (m.Payload[0] != '{' || string(m.Payload) == "null") {
-		if string(m.Payload) != "null" {
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
 			return m, false
 		}
-		m.Payload = nil
+		name := tok.String() // before the next read voids tok
+		switch name {
+		case "type", "dst":
+			v, err := dec.ReadToken()
+			if err != nil || v.Kind() != '"' {
+				return m, false
+			}
+			switch name {
+			case "type":
+				m.Type = v.String()
+			case "dst":
+				m.Dst = v.String()
+			}
+		case "payload":
+			v, err := dec.ReadValue()
+			if err != nil {
+				return m, false
+			}
+			switch v.Kind() {
+			case '{':
+				m.Payload = bytes.Clone(v)
+			case 'n':
+			default:
+				return m, false
+			}
+		default: // src (the server sets it) and fields PeerJS does not use
+			if err := dec.SkipValue(); err != nil {
+				return m, false
+			}
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return m, false
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return m, false // trailing data
 	}
 	return m, true
 }
