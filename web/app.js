@@ -33,6 +33,8 @@ const el = {
   remoteVideo: $("remote-video"),
   localVideo: $("local-video"),
   notice: $("media-notice"),
+  stage: $("stage"),
+  chat: $("chat"),
   share: $("share"),
   roomLink: $("room-link"),
   copy: $("copy"),
@@ -78,11 +80,17 @@ function setState(s, detail = "") {
   el.status.textContent = S.state[s] + detail;
   el.status.dataset.state = s;
   document.body.dataset.state = s;
+  // After the call (hung up, refused) the videos and chat are gone; what
+  // is left is the way back in, or to a new call.
   const over = s === "ended" || s === "room-full" || s === "error";
   el.hangup.hidden = over;
   el.rejoin.hidden = !over;
+  el.rejoin.textContent = s === "ended" ? S.rejoin : S.retry;
   el.home.hidden = !over;
-  el.share.hidden = s === "connected";
+  el.stage.hidden = over;
+  el.chat.hidden = over;
+  el.share.hidden = over || s === "connected";
+  if (over) el.notice.hidden = true;
 }
 
 function fillStrings() {
@@ -266,6 +274,7 @@ function hangUp() {
   closeCall();
   stopMedia(local && local.stream);
   el.localVideo.srcObject = null;
+  el.localVideo.hidden = true;
   setState("ended");
 }
 

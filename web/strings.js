@@ -16,6 +16,7 @@ export const en = {
   copied: "Copied",
   hangup: "Hang up",
   rejoin: "Rejoin this call",
+  retry: "Try again",
   chatTitle: "Chat",
   chatPlaceholder: "Write a message",
   chatSend: "Send",

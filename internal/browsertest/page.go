@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +102,9 @@ func (b *Browser) NewPage(t testing.TB, opts ...PageOption) context.Context {
 		}
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			saveScreenshot(t, ctx, p.name)
+		}
 		cancel()
 		<-done
 		p.mu.Lock()
@@ -272,4 +278,31 @@ func short(js string) string {
 		return js[:117] + "..."
 	}
 	return js
+}
+
+// saveScreenshot keeps a picture of a page of a failed test when the test
+// runs with -artifacts (go test -artifacts -outputdir DIR), to see what the
+// page showed.
+func saveScreenshot(t testing.TB, ctx context.Context, name string) {
+	f := flag.Lookup("test.artifacts")
+	if f == nil || f.Value.String() != "true" {
+		return
+	}
+	ad, ok := t.(interface{ ArtifactDir() string })
+	if !ok {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("%s: screenshot: %v", name, err)
+		return
+	}
+	path := filepath.Join(ad.ArtifactDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Logf("%s: screenshot: %v", name, err)
+		return
+	}
+	t.Logf("%s: screenshot in %s", name, path)
 }
