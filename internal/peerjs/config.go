@@ -10,8 +10,8 @@
 //
 // Locking: Server.mu guards the registry (ids, connections, queued messages,
 // per-IP state) and every conn's registration fields. Nothing blocks while it
-// is held. conn.stopOnce is the only other synchronisation and is never held
-// while taking Server.mu.
+// is held. conn.wmu guards one connection's send queue; the order is
+// Server.mu, then conn.wmu, and nothing takes Server.mu with a wmu held.
 package peerjs
 
 import (
