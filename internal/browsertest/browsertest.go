@@ -87,9 +87,20 @@ func defaultFlags() map[string]any {
 	}
 }
 
-// FindChromium returns the path of the Chromium binary: /usr/bin/chromium,
-// or chromium or chromium-browser on PATH. It returns "" if there is none.
+// EnvChromium names the environment variable that, when set, is the path of
+// the Chromium binary to use instead of looking for one.
+const EnvChromium = "DUET_CHROMIUM"
+
+// FindChromium returns the path of the Chromium binary: $DUET_CHROMIUM if
+// set (and "" if that file does not exist), else /usr/bin/chromium, or
+// chromium or chromium-browser on PATH. It returns "" if there is none.
 func FindChromium() string {
+	if p := os.Getenv(EnvChromium); p != "" {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+		return ""
+	}
 	if fi, err := os.Stat("/usr/bin/chromium"); err == nil && !fi.IsDir() {
 		return "/usr/bin/chromium"
 	}
@@ -115,7 +126,7 @@ func New(t testing.TB, opts ...Option) *Browser {
 	t.Helper()
 	bin := FindChromium()
 	if bin == "" {
-		msg := "browsertest: no Chromium (looked for /usr/bin/chromium, chromium and chromium-browser on PATH); install it with `apt-get install chromium`"
+		msg := "browsertest: no Chromium (looked for $" + EnvChromium + ", /usr/bin/chromium, chromium and chromium-browser on PATH); install it with `apt-get install chromium`"
 		if Required() {
 			t.Fatal(msg + "; " + EnvRequire + " is set, so this is a failure")
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +105,33 @@ func TestBrowser(t *testing.T) {
 	start := time.Now()
 	if err := browsertest.WaitFor(ctx, `false`, time.Minute); err == nil || time.Since(start) > 20*time.Second {
 		t.Fatalf("WaitFor on a cancelled context: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestMissingChromium runs this test binary again without a browser: it
+// must skip, with a message, and fail instead when DUET_E2E=1.
+func TestMissingChromium(t *testing.T) {
+	if os.Getenv("BROWSERTEST_CHILD") == "1" {
+		browsertest.New(t)
+		t.Fatal("New returned without a browser")
+	}
+	for _, tc := range []struct {
+		require  string
+		wantFail bool
+		want     string
+	}{
+		{"", false, "--- SKIP"},
+		{"1", true, "DUET_E2E is set, so this is a failure"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMissingChromium$", "-test.v")
+		cmd.Env = append(os.Environ(), "BROWSERTEST_CHILD=1",
+			browsertest.EnvChromium+"=/nonexistent/chromium", browsertest.EnvRequire+"="+tc.require)
+		out, err := cmd.CombinedOutput()
+		if failed := err != nil; failed != tc.wantFail {
+			t.Errorf("DUET_E2E=%q: failed=%v, want %v\n%s", tc.require, failed, tc.wantFail, out)
+		}
+		if !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "no Chromium") {
+			t.Errorf("DUET_E2E=%q: output lacks %q and the reason:\n%s", tc.require, tc.want, out)
+		}
 	}
 }
