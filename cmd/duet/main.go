@@ -30,6 +30,7 @@ func commands() []command {
 		{"serve", "run the web app, signaling and STUN/TURN (the default)", runServe},
 		{"turn", "run only the STUN/TURN server", runTurn},
 		{"peer", "join a room as a headless peer: chat, play and record media", runPeer},
+		{"bench", "load a duet server: duet bench signal", runBench},
 		{"version", "print the version", runVersion},
 	}
 }
