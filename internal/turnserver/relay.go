@@ -52,9 +52,11 @@ func (g *relayGen) AllocatePacketConn(network string, requestedPort int) (net.Pa
 	rc := &relayConn{UDPConn: conn, s: s, port: port, rbuf: make([]byte, 4+relayMTU)}
 	s.relayPorts.update(func(m map[uint16]*relayConn) { m[port] = rc })
 	if bw := s.cfg.BandwidthBytes; bw > 0 {
-		// A burst of one second lets a video keyframe through at full speed.
-		rc.in = rate.NewLimiter(rate.Limit(bw), int(bw))
-		rc.out = rate.NewLimiter(rate.Limit(bw), int(bw))
+		// A burst of one second (at least 64 KiB, so a cap below one
+		// datagram still passes some) lets a video keyframe through.
+		burst := int(max(bw, 64<<10))
+		rc.in = rate.NewLimiter(rate.Limit(bw), burst)
+		rc.out = rate.NewLimiter(rate.Limit(bw), burst)
 	}
 	if age := s.cfg.MaxAllocationAge; age > 0 {
 		rc.mu.Lock()

@@ -117,7 +117,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if loops == 0 {
 		// One read loop per two CPUs: each loop costs Go scheduler wake-ups,
 		// and on two cores one loop relays 90k datagrams/s at coturn's CPU
-		// cost, while two loops cost ~30 % more at 48k/s (docs/benchmarks.md).
+		// cost, while two loops cost 20-30 % more at 48k/s (docs/benchmarks.md).
 		loops = max(1, runtime.NumCPU()/2)
 	}
 	udp, tcp, err := listenBoth(ctx, s.cfg.Addr, loops, s.cfg.SocketBuffer)

@@ -31,6 +31,7 @@ const (
 	modeDuet      = "duet"       // internal/turnserver as duet runs it
 	modeDuetStock = "duet-stock" // the same with pion's stock socket setup
 	modeDuet1     = "duet-1loop" // duet with one read loop
+	modeDuet2     = "duet-2loop" // duet with two read loops
 	modeForwarder = "forwarder"
 )
 
@@ -55,7 +56,7 @@ func runChild(mode string) error {
 	var addr string
 	var stop func()
 	switch mode {
-	case modeDuet, modeDuetStock, modeDuet1:
+	case modeDuet, modeDuetStock, modeDuet1, modeDuet2:
 		cfg := turnserver.Config{
 			Addr: "127.0.0.1:0", PublicIP: netip.MustParseAddr("127.0.0.1"),
 			RelayBind: netip.MustParseAddr("127.0.0.1"), MinPort: 50000, MaxPort: 54999,
@@ -66,8 +67,11 @@ func runChild(mode string) error {
 		if n, err := strconv.Atoi(os.Getenv("TURNLOAD_READ_LOOPS")); err == nil {
 			cfg.ReadLoops = n
 		}
-		if mode == modeDuet1 {
+		switch mode {
+		case modeDuet1:
 			cfg.ReadLoops = 1
+		case modeDuet2:
+			cfg.ReadLoops = 2
 		}
 		if mode == modeDuetStock {
 			cfg.ReadLoops, cfg.SocketBuffer = 1, -1

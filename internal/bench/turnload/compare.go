@@ -15,6 +15,7 @@ const (
 	TargetDuet      = "duet"       // the embedded server as `duet serve` runs it
 	TargetDuetStock = "duet-stock" // the same, one read loop, kernel-default buffers
 	TargetDuet1     = "duet-1loop" // duet with one read loop
+	TargetDuet2     = "duet-2loop" // duet with two read loops
 	TargetCoturn    = "coturn"     // Debian's coturn turnserver, same policy
 	TargetForwarder = "forwarder"  // plain UDP forwarder: the ceiling
 )
@@ -75,7 +76,7 @@ func measureTarget(ctx context.Context, target, secret string, opts Options, out
 	var stop func()
 	var err error
 	switch target {
-	case TargetDuet, TargetDuetStock, TargetDuet1:
+	case TargetDuet, TargetDuetStock, TargetDuet1, TargetDuet2:
 		relay, err = startChild(target, secret, "")
 		stop = func() { relay.stop() }
 	case TargetForwarder:

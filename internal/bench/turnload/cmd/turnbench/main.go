@@ -22,7 +22,7 @@ func main() {
 	if turnload.RunChild() {
 		return
 	}
-	targets := flag.String("targets", "forwarder,duet,coturn,duet-stock", "comma-separated: forwarder, duet, duet-stock, coturn")
+	targets := flag.String("targets", "forwarder,duet,coturn,duet-stock", "comma-separated: forwarder, duet, duet-1loop, duet-2loop, duet-stock, coturn")
 	rates := flag.String("rates", "12000,24000,48000,72000,90000,120000", "offered datagrams per second, comma-separated")
 	step := flag.Duration("step", 4*time.Second, "sending time per rate")
 	allocs := flag.Int("allocations", 8, "TURN allocations (client sockets)")
