@@ -140,7 +140,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	ts, err := turn.NewServer(turn.ServerConfig{
 		PacketConnConfigs: pcs,
-		ListenerConfigs: []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen,
+		// Each TCP client holds at most one allocation per connection; a
+		// little headroom lets clients that are only doing STUN connect.
+		ListenerConfigs: []turn.ListenerConfig{{Listener: newTCPListener(tcp, s, s.cfg.MaxAllocations+64), RelayAddressGenerator: gen,
 			PermissionHandler: s.permissionHandler}},
 		LoggerFactory: &pionLogs{log: s.log},
 		Realm:         s.cfg.Realm,

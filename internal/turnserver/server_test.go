@@ -277,3 +277,38 @@ func TestFastPathFollowsChannels(t *testing.T) {
 	relay.Close()
 	waitFor(t, func() bool { return channels() == 0 && s.Stats().Allocations == 0 })
 }
+
+// Shutdown ends TCP clients' connections (pion only stops accepting), so no
+// goroutine outlives the server; goleak in TestMain checks the rest.
+func TestShutdownClosesTCPClients(t *testing.T) {
+	cfg := Config{Addr: "127.0.0.1:0", PublicIP: netip.MustParseAddr("127.0.0.1"), Secret: "x", ReadLoops: 1}
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A binding round trip proves pion is serving this connection.
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
+	if _, err := conn.Write(req.Raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1500)); err != nil {
+		t.Fatalf("binding over TCP: %v", err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Read(make([]byte, 1))
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("TCP connection still open after Shutdown (read: %v)", err)
+	}
+}
