@@ -23,6 +23,8 @@ type turnFlags struct {
 	maxAllocs, maxPerUser, readLoops         int
 	bandwidth                                int64
 	selfTest                                 bool
+
+	srv *turnserver.Server // set by startTURN
 }
 
 // addTurnFlags declares the TURN flags on fs. Call flagenv.Usage and
@@ -129,8 +131,13 @@ func (f *turnFlags) startTURN(ctx context.Context, log *slog.Logger) (*turnserve
 	if err := srv.Start(ctx); err != nil {
 		return nil, nil, err
 	}
+	f.srv = srv
 	return f.ice(cfg.Secret, srv.UDPAddr().Port), srv.Shutdown, nil
 }
+
+// embedded is the server startTURN started, for its Stats (metrics); nil
+// before, in LAN mode and with --turn-url.
+func (f *turnFlags) embedded() *turnserver.Server { return f.srv }
 
 // externalICE checks --turn-url and builds the ICE config for it. A stun:
 // URL on the same host and port is added for each turn: URL, as coturn

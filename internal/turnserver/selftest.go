@@ -19,8 +19,10 @@ import (
 // everyone else.
 func (s *Server) selfTest(listen *net.UDPAddr) error {
 	const timeout = 3 * time.Second
+	// The relay is IPv4, so the test runs over IPv4: on the listen address
+	// when it is a specific IPv4 address, else on 127.0.0.1.
 	serverAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: listen.Port}
-	if ip := listen.IP; ip != nil && !ip.IsUnspecified() {
+	if ip := listen.IP.To4(); ip != nil && !ip.IsUnspecified() {
 		serverAddr.IP = ip
 	}
 	conn, err := net.ListenPacket("udp4", net.JoinHostPort(serverAddr.IP.String(), "0"))
