@@ -76,6 +76,8 @@ window.duet = {
  * @param {string} [detail] appended to the state's text (for errors)
  */
 function setState(s, detail = "") {
+  // Logged for whoever debugs a call (and for test logs on failure).
+  if (s !== state) console.info("duet: state " + state + " -> " + s);
   state = s;
   el.status.textContent = S.state[s] + detail;
   el.status.dataset.state = s;

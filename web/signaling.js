@@ -69,8 +69,13 @@ export class Signaling {
       if (this.resume) join.resume = this.resume;
       this.sendRaw(join);
     };
+    // bye is the server's last word on a connection (docs/protocol.md):
+    // anything after it, such as a peer-left caused by the other peer's
+    // socket closing in the same shutdown, is not about the room we will
+    // resume, so it is ignored.
+    let byeSeen = false;
     ws.onmessage = (ev) => {
-      if (typeof ev.data !== "string") return;
+      if (typeof ev.data !== "string" || byeSeen) return;
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -79,18 +84,21 @@ export class Signaling {
         return;
       }
       if (!msg || typeof msg.type !== "string") return;
+      if (msg.type !== "candidate") console.debug("signaling: <- " + msg.type);
       if (msg.type === "joined") {
         this.resume = msg.resume || "";
         this.attempt = 0;
         this.onStatus("open");
-      } else if (msg.type === "bye" && msg.reason === "replaced") {
-        // A newer connection of ours holds the place: coming back would
-        // only push it out again.
-        this.stopped = true;
+      } else if (msg.type === "bye") {
+        byeSeen = true;
+        // "replaced": a newer connection of ours holds the place; coming
+        // back would only push it out again.
+        if (msg.reason === "replaced") this.stopped = true;
       }
       this.onMessage(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      console.debug("signaling: socket closed, code " + ev.code);
       if (this.ws !== ws) return; // an old socket we already replaced
       this.ws = null;
       if (this.stopped) {
