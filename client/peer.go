@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/duet-call/duet/protocol"
@@ -66,11 +67,9 @@ func (c *Call) openPeer() (*peer, error) {
 		pc.Close()
 		return nil, fmt.Errorf("chat channel: %w", err)
 	}
-	for _, t := range c.tracks {
-		if err := p.addTrack(c, t); err != nil {
-			pc.Close()
-			return nil, err
-		}
+	if err := p.addMedia(c, c.tracks); err != nil {
+		pc.Close()
+		return nil, err
 	}
 	pc.OnNegotiationNeeded(func() {
 		select {
@@ -100,6 +99,45 @@ func (c *Call) openPeer() (*peer, error) {
 	return p, nil
 }
 
+// addMedia lays the connection out as the web app does: an audio, then a
+// video transceiver, then the chat channel's section. Each carries the first
+// local track of its kind, or a placeholder that sends nothing. The same layout matters when
+// a polite browser rolls back its own offer to take ours: Chromium then
+// fails to start SCTP if the chat section moved to another mid (seen as
+// "Failed to start SCTP transport"). It also means a Go peer receives a
+// browser's camera and microphone in the first negotiation. Further tracks
+// get sections of their own after these.
+func (p *peer) addMedia(c *Call, tracks []webrtc.TrackLocal) error {
+	rest := append([]webrtc.TrackLocal(nil), tracks...)
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		i := slices.IndexFunc(rest, func(t webrtc.TrackLocal) bool { return t.Kind() == kind })
+		if i < 0 {
+			// sendrecv with a silent placeholder track, as a browser
+			// without that device would offer it: two recvonly sides
+			// would answer inactive, and pion would then ask to
+			// renegotiate after every round.
+			tr, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+			if err != nil {
+				return fmt.Errorf("adding a %s transceiver: %w", kind, err)
+			}
+			readRTCP(c, tr.Sender())
+			continue
+		}
+		tr, err := p.pc.AddTransceiverFromTrack(rest[i], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+		if err != nil {
+			return fmt.Errorf("adding track %s: %w", rest[i].ID(), err)
+		}
+		readRTCP(c, tr.Sender())
+		rest = slices.Delete(rest, i, i+1)
+	}
+	for _, t := range rest {
+		if err := p.addTrack(c, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // addTrack adds t and reads the sender's RTCP, which pion needs read for
 // its interceptors (NACK, reports) to work; the reader ends with the
 // connection.
@@ -108,6 +146,11 @@ func (p *peer) addTrack(c *Call, t webrtc.TrackLocal) error {
 	if err != nil {
 		return fmt.Errorf("adding track %s: %w", t.ID(), err)
 	}
+	readRTCP(c, sender)
+	return nil
+}
+
+func readRTCP(c *Call, sender *webrtc.RTPSender) {
 	c.wg.Go(func() {
 		buf := make([]byte, 1500)
 		for {
@@ -116,7 +159,6 @@ func (p *peer) addTrack(c *Call, t webrtc.TrackLocal) error {
 			}
 		}
 	})
-	return nil
 }
 
 // dropPeer closes the current peer connection off the loop: GracefulClose
