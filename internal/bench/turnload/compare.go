@@ -31,6 +31,8 @@ type Options struct {
 	// Rounds repeats the whole sweep, targets interleaved, so that a
 	// neighbour's burst of work hits one round, not one target. Default 1.
 	Rounds int
+	// Echo measures both relay directions (see Config.Echo).
+	Echo bool
 }
 
 // Row is one measured step.
@@ -71,7 +73,7 @@ func Compare(ctx context.Context, opts Options, out io.Writer) ([]Row, error) {
 }
 
 func measureTarget(ctx context.Context, target, secret string, opts Options, out io.Writer) ([]Row, error) {
-	cfg := Config{Secret: secret, Allocations: opts.Allocations, Size: opts.Size}
+	cfg := Config{Secret: secret, Allocations: opts.Allocations, Size: opts.Size, Echo: opts.Echo}
 	var relay *child
 	var stop func()
 	var err error

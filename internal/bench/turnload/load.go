@@ -33,6 +33,9 @@ type Config struct {
 	SockBuf int
 	// Sink is the local address of the sink peer; default 127.0.0.1:0.
 	Sink string
+	// Echo makes the sink send every datagram back through the relay, and
+	// counts what returns to the clients instead: both relay directions.
+	Echo bool
 	// Forward skips TURN: the clients send bare payloads to Server, a plain
 	// UDP forwarder that sends them on to the sink (see Forwarder).
 	Forward bool
@@ -45,8 +48,9 @@ type Load struct {
 	sink   *net.UDPConn
 	frame  []byte
 
-	got      atomic.Uint64 // datagrams of the right size received by the sink
+	got      atomic.Uint64 // datagrams of the right size received (sink, or clients with Echo)
 	sinkDone chan struct{}
+	readers  sync.WaitGroup // client readers (Echo), ended by Close
 }
 
 func (c *Config) defaults() {
@@ -64,6 +68,9 @@ func (c *Config) defaults() {
 // Open creates the sink and the allocations. Close it when done.
 func Open(cfg Config) (*Load, error) {
 	cfg.defaults()
+	if cfg.Forward {
+		cfg.Echo = false // an echo would loop through the forwarder forever
+	}
 	if cfg.Size%4 != 0 {
 		return nil, fmt.Errorf("turnload: size %d is not a multiple of 4", cfg.Size)
 	}
@@ -109,6 +116,12 @@ func Open(cfg Config) (*Load, error) {
 		l.allocs = append(l.allocs, a)
 	}
 	go l.readSink()
+	if cfg.Echo && !cfg.Forward {
+		for _, a := range l.allocs {
+			l.readers.Add(1)
+			go l.readEchoes(a)
+		}
+	}
 	return l, nil
 }
 
@@ -143,9 +156,43 @@ func (l *Load) readSink() {
 		if err != nil {
 			return
 		}
+		if l.cfg.Echo {
+			for i := range msgs[:n] {
+				msgs[i].Buffers[0] = msgs[i].Buffers[0][:msgs[i].N]
+			}
+			_, _ = pc.WriteBatch(msgs[:n], 0)
+			for i := range msgs[:n] {
+				msgs[i].Buffers[0] = msgs[i].Buffers[0][:cap(msgs[i].Buffers[0])]
+			}
+			continue
+		}
 		var c uint64
 		for _, m := range msgs[:n] {
 			if m.N == l.cfg.Size {
+				c++
+			}
+		}
+		l.got.Add(c)
+	}
+}
+
+// readEchoes counts ChannelData coming back to one client. It ends when the
+// client socket is closed.
+func (l *Load) readEchoes(a *allocation) {
+	defer l.readers.Done()
+	pc := ipv4.NewPacketConn(a.conn)
+	msgs := make([]ipv4.Message, 32)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+	}
+	for {
+		n, err := pc.ReadBatch(msgs, 0)
+		if err != nil {
+			return
+		}
+		var c uint64
+		for _, m := range msgs[:n] {
+			if m.N == 4+l.cfg.Size && m.Buffers[0][0] == channel>>8 {
 				c++
 			}
 		}
@@ -158,6 +205,7 @@ func (l *Load) Close() {
 	for _, a := range l.allocs {
 		a.close()
 	}
+	l.readers.Wait()
 	if l.sink != nil {
 		_ = l.sink.Close()
 		select {

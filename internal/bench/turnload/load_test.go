@@ -33,6 +33,9 @@ func TestSmoke(t *testing.T) {
 		{"turn", func() (Config, func()) {
 			return Config{Server: srv.UDPAddr().String(), Secret: "s", Allocations: 2}, func() {}
 		}},
+		{"turn echo", func() (Config, func()) {
+			return Config{Server: srv.UDPAddr().String(), Secret: "s", Allocations: 2, Echo: true}, func() {}
+		}},
 		{"forwarder", func() (Config, func()) {
 			sink := "127.0.0.1:45999" // inside the range no relay uses at this rate
 			f, err := NewForwarder("127.0.0.1:0", sink, 1<<20)
@@ -60,8 +63,8 @@ func TestSmoke(t *testing.T) {
 			}
 		})
 	}
-	if st := srv.Stats(); st.AllocationsCreated != 2 {
-		t.Fatalf("server made %d allocations, want 2", st.AllocationsCreated)
+	if st := srv.Stats(); st.AllocationsCreated != 4 {
+		t.Fatalf("server made %d allocations, want 4", st.AllocationsCreated)
 	}
 }
 

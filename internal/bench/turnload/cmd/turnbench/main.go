@@ -27,10 +27,11 @@ func main() {
 	step := flag.Duration("step", 4*time.Second, "sending time per rate")
 	allocs := flag.Int("allocations", 8, "TURN allocations (client sockets)")
 	size := flag.Int("size", 1200, "datagram payload bytes")
+	echo := flag.Bool("echo", false, "the sink echoes back through the relay; count at the clients (both directions)")
 	rounds := flag.Int("rounds", 3, "repeat the sweep this many times and report medians")
 	flag.Parse()
 
-	opts := turnload.Options{Targets: strings.Split(*targets, ","), Step: *step, Allocations: *allocs, Size: *size, Rounds: *rounds}
+	opts := turnload.Options{Targets: strings.Split(*targets, ","), Step: *step, Allocations: *allocs, Size: *size, Rounds: *rounds, Echo: *echo}
 	for _, r := range strings.Split(*rates, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil || n <= 0 {
