@@ -49,9 +49,12 @@ type Config struct {
 	// before it counts as a slow consumer and is disconnected.
 	SendQueue int
 	// QueueLen caps the messages held for one id that is not connected;
-	// QueueTotal caps them over all ids. Over either, the sender gets EXPIRE.
+	// QueueTotal and QueueBytes cap them over all ids, in number and in
+	// bytes. Over any, the sender gets EXPIRE at once: queues are the one
+	// place a client can park memory without anyone reading it.
 	QueueLen   int
 	QueueTotal int
+	QueueBytes int
 	// WriteTimeout bounds one write to a client.
 	WriteTimeout time.Duration
 	// PingInterval is how often the server pings each client, so that a
@@ -96,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueTotal <= 0 {
 		c.QueueTotal = 20000
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 16 << 20 // a connecting peer's offer and candidates are ~5 KB
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

@@ -2,6 +2,7 @@ package peerjs
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,7 +138,7 @@ func TestQueuedUntilConnect(t *testing.T) {
 			t.Fatalf("message %d: %s", i, m.raw)
 		}
 	}
-	if st := srv.Stats(); st.QueuedMessages != 0 || st.QueuedPeers != 0 {
+	if st := srv.Stats(); st.QueuedMessages != 0 || st.QueuedPeers != 0 || st.QueuedBytes != 0 {
 		t.Fatalf("stats %+v after delivery", st)
 	}
 	// Nothing else was queued: the next frame is a fresh relay.
@@ -161,7 +162,7 @@ func TestExpireQueued(t *testing.T) {
 			t.Fatalf("got %s, want EXPIRE from ghost", m.raw)
 		}
 	}
-	waitFor(t, "queue dropped", func() bool { return srv.Stats().QueuedMessages == 0 })
+	waitFor(t, "queue dropped", func() bool { st := srv.Stats(); return st.QueuedMessages == 0 && st.QueuedBytes == 0 })
 	// The expired messages are gone: ghost connects to an empty queue, and
 	// the sender's next frame is the answer to a marker, not a 2nd EXPIRE.
 	ghost := open(t, hs, "ghost")
@@ -176,16 +177,34 @@ func TestExpireQueued(t *testing.T) {
 }
 
 func TestQueueBounds(t *testing.T) {
-	srv, hs := start(t, Config{QueueLen: 2, ExpireTimeout: time.Minute})
-	a := open(t, hs, "filler")
-	for range 3 {
-		a.sendJSON(relay(typeCandidate, "absent", `{}`))
+	big := `{"pad":"` + strings.Repeat("x", 900) + `"}`
+	tests := []struct {
+		name    string
+		cfg     Config
+		payload string
+		dsts    []string // one message to each, in order
+		queued  int      // messages queued; every other one got EXPIRE
+	}{
+		{"per id", Config{QueueLen: 2}, `{}`, []string{"absent", "absent", "absent"}, 2},
+		{"total", Config{QueueTotal: 2}, `{}`, []string{"a1", "a2", "a3"}, 2},
+		{"bytes", Config{QueueBytes: 2500}, big, []string{"b1", "b2", "b3"}, 2},
+		{"bad dst", Config{}, `{}`, []string{"ok", "not valid!"}, 1},
 	}
-	if m := a.read(); m.Type != typeExpire || m.Src != "absent" {
-		t.Fatalf("got %s, want EXPIRE for the 3rd message", m.raw)
-	}
-	if st := srv.Stats(); st.QueuedMessages != 2 {
-		t.Fatalf("stats %+v, want 2 queued", st)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.ExpireTimeout = time.Minute
+			srv, hs := start(t, tc.cfg)
+			a := open(t, hs, "filler")
+			for _, d := range tc.dsts {
+				a.sendJSON(relay(typeCandidate, d, tc.payload))
+			}
+			for range len(tc.dsts) - tc.queued {
+				if m := a.read(); m.Type != typeExpire {
+					t.Fatalf("got %s, want EXPIRE for a message over the bound", m.raw)
+				}
+			}
+			waitFor(t, "queued", func() bool { return srv.Stats().QueuedMessages == tc.queued })
+		})
 	}
 }
 

@@ -18,6 +18,7 @@ type ipState struct {
 // or the timer expires them. Guarded by Server.mu.
 type queue struct {
 	msgs  []queued
+	bytes int
 	timer *time.Timer
 }
 
@@ -88,8 +89,7 @@ func (s *Server) admit(c *conn, ip, key string) *refusal {
 	}
 	if q := s.queues[c.id]; q != nil {
 		q.timer.Stop()
-		delete(s.queues, c.id)
-		s.queued -= len(q.msgs)
+		s.dropQueueLocked(c.id, q)
 		for _, m := range q.msgs {
 			c.send(m.data) // fits: QueueLen < SendQueue
 		}
@@ -164,7 +164,9 @@ func (s *Server) sendLocked(id string, m message) {
 // keeps a client from parking memory under ids nobody will ever claim.
 func (s *Server) enqueueLocked(c *conn, dst string, data []byte) {
 	q := s.queues[dst]
-	if s.queued >= s.cfg.QueueTotal || (q != nil && len(q.msgs) >= s.cfg.QueueLen) || !validID(dst) {
+	full := s.queued >= s.cfg.QueueTotal || s.queuedBytes+len(data) > s.cfg.QueueBytes ||
+		(q != nil && len(q.msgs) >= s.cfg.QueueLen)
+	if full || !validID(dst) {
 		s.sendLocked(c.id, message{Type: typeExpire, Src: dst, Dst: c.id})
 		return
 	}
@@ -174,7 +176,16 @@ func (s *Server) enqueueLocked(c *conn, dst string, data []byte) {
 		s.queues[dst] = q
 	}
 	q.msgs = append(q.msgs, queued{src: c.id, data: data})
+	q.bytes += len(data)
 	s.queued++
+	s.queuedBytes += len(data)
+}
+
+// dropQueueLocked forgets dst's queue and its share of the totals.
+func (s *Server) dropQueueLocked(dst string, q *queue) {
+	delete(s.queues, dst)
+	s.queued -= len(q.msgs)
+	s.queuedBytes -= q.bytes
 }
 
 // expire drops q's messages and tells each sender once that dst never came.
@@ -184,8 +195,7 @@ func (s *Server) expire(dst string, q *queue) {
 	if s.queues[dst] != q {
 		return // delivered, or replaced by shutdown
 	}
-	delete(s.queues, dst)
-	s.queued -= len(q.msgs)
+	s.dropQueueLocked(dst, q)
 	told := map[string]bool{}
 	for _, m := range q.msgs {
 		if !told[m.src] {

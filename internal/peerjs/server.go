@@ -20,14 +20,15 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 
-	mu        sync.Mutex
-	peers     map[string]*conn   // registered ids
-	conns     map[*conn]struct{} // every admitted connection
-	queues    map[string]*queue  // messages for ids not connected
-	queued    int                // messages in all queues
-	ips       map[string]*ipState
-	lastSweep time.Time
-	draining  bool
+	mu          sync.Mutex
+	peers       map[string]*conn   // registered ids
+	conns       map[*conn]struct{} // every admitted connection
+	queues      map[string]*queue  // messages for ids not connected
+	queued      int                // messages in all queues
+	queuedBytes int                // their size
+	ips         map[string]*ipState
+	lastSweep   time.Time
+	draining    bool
 
 	wg sync.WaitGroup // one count per admitted connection
 }
@@ -38,6 +39,7 @@ type Stats struct {
 	Peers          int // registered ids
 	QueuedPeers    int // ids not connected that have messages waiting
 	QueuedMessages int // messages waiting for those ids
+	QueuedBytes    int // their size
 }
 
 // New checks cfg and builds a server. Mount Handler under the PeerJS path.
@@ -98,7 +100,7 @@ func trimSlashes(p string) string {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Conns: len(s.conns), Peers: len(s.peers), QueuedPeers: len(s.queues), QueuedMessages: s.queued}
+	return Stats{Conns: len(s.conns), Peers: len(s.peers), QueuedPeers: len(s.queues), QueuedMessages: s.queued, QueuedBytes: s.queuedBytes}
 }
 
 // cors answers as the reference server's `cors({origin: true})` does:
@@ -186,7 +188,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		q.timer.Stop()
 		delete(s.queues, id)
 	}
-	s.queued = 0
+	s.queued, s.queuedBytes = 0, 0
 	s.mu.Unlock()
 
 	done := make(chan struct{})
