@@ -346,6 +346,8 @@ function wire() {
   // Tell the other side at once rather than after a timeout; the socket's
   // close frame would too, but leave says it explicitly.
   window.addEventListener("pagehide", () => signaling && signaling.leave());
+  // Back from the back-forward cache the page has left its room; start over.
+  window.addEventListener("pageshow", (ev) => ev.persisted && room && location.reload());
 }
 
 function main() {
