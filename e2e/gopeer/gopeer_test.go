@@ -204,3 +204,62 @@ func findRecordings(t *testing.T, dir string) (video, audio string) {
 	return ivf[0], ogg[0]
 }
 
+// TestPeerChatWithBrowser: `duet peer` as a process, its stdin and stdout
+// piped, chats with the web app both ways.
+func TestPeerChatWithBrowser(t *testing.T) {
+	b := browsertest.New(t)
+	bin := duetBinary(t)
+	srv := startServer(t)
+	room := newRoom(t)
+	page := openApp(t, b, srv, room, "browser")
+	var stdout, stderr lockedBuffer
+	cmd := exec.Command(bin, "peer", "--server", srv.URL(), "--room", room, "--timeout", "2m")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	// Written before the channel is open: duet peer holds it until then.
+	if _, err := stdin.Write([]byte("piped into duet peer\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := browsertest.WaitFor(page, browsertest.TestID("chat-log")+`.textContent.includes("piped into duet peer")`, 30*time.Second); err != nil {
+		t.Fatalf("%v; duet peer stderr:\n%s", err, stderr.String())
+	}
+	if err := browsertest.WaitFor(page, `window.duet.chatOpen()`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := browsertest.Type(page, "chat-input", "typed in the browser"); err != nil {
+		t.Fatal(err)
+	}
+	if err := browsertest.Click(page, "chat-send"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for stdout.String() != "typed in the browser\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout is %q; stderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stdin.Close() // stdin ending does not end the call
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Fatalf("duet peer: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("duet peer did not exit on SIGINT")
+	}
+}
