@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,6 +44,9 @@ func TestCall(t *testing.T) {
 	// Bob joins by typing the code on the home page.
 	bob := b.NewPage(t, browsertest.PageName("bob"))
 	must(t, browsertest.Navigate(bob, srv.URL()+"/"))
+	must(t, browsertest.Type(bob, "join-code", "not a room!"))
+	must(t, browsertest.Click(bob, "join-button"))
+	must(t, browsertest.WaitFor(bob, `!`+browsertest.TestID("join-error")+`.hidden && location.pathname === "/"`, stepTimeout))
 	must(t, browsertest.Type(bob, "join-code", room))
 	must(t, browsertest.Click(bob, "join-button"))
 
@@ -64,6 +68,16 @@ func TestCall(t *testing.T) {
 	waitChat(t, bob, "hello from alice")
 	sendChat(t, bob, "hi alice, bob here")
 	waitChat(t, alice, "hi alice, bob here")
+	// Over the protocol's 16 KiB a line is refused, not sent.
+	must(t, browsertest.Type(alice, "chat-input", strings.Repeat("é", 9000)))
+	must(t, browsertest.Click(alice, "chat-send"))
+	var lines [2]int
+	for i, p := range []context.Context{alice, bob} {
+		must(t, browsertest.Eval(p, browsertest.TestID("chat-log")+`.children.length`, &lines[i]))
+	}
+	if lines != [2]int{2, 2} {
+		t.Errorf("after an 18,000-byte chat line: %v lines in alice's and bob's logs, want 2 each", lines)
+	}
 	clock.step("chat both ways")
 
 	// A third person with the link is told the room is full, and the
