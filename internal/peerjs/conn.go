@@ -289,17 +289,16 @@ func (c *conn) readLoop() {
 			readBufs.Put(data)
 			continue // the client sends JSON text; binary is ignored
 		}
-		m, ok := decode(data.Bytes()) // copies what it keeps
+		// m.Payload points into data until route has re-encoded it.
+		if m, ok := decode(data.Bytes()); ok {
+			switch m.Type {
+			case typeHeartbeat:
+				// Liveness only: the read deadline moved above.
+			case typeOffer, typeAnswer, typeCandidate, typeLeave, typeExpire:
+				c.srv.route(c, m)
+			}
+		} // else ignored, as the reference server ignores what it cannot parse
 		readBufs.Put(data)
-		if !ok {
-			continue // the reference server ignores what it cannot parse
-		}
-		switch m.Type {
-		case typeHeartbeat:
-			// Liveness only: the read deadline moved above.
-		case typeOffer, typeAnswer, typeCandidate, typeLeave, typeExpire:
-			c.srv.route(c, m)
-		}
 	}
 }
 
