@@ -128,3 +128,25 @@ func TestServerRestart(t *testing.T) {
 	must(t, browsertest.Click(first, "hangup-button"))
 	waitState(t, second, "peer-left", stepTimeout)
 }
+
+// TestJoinRateLimited: a join refused as rate-limited is tried again after
+// a backoff, not shown as a dead end. Both pages share one IP, and the
+// server here admits one join per 2 s, so the second page is refused first.
+func TestJoinRateLimited(t *testing.T) {
+	srv := startServerWith(t, server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{JoinRate: 0.5, JoinBurst: 1}})
+	b := browsertest.New(t)
+	link := srv.URL() + "/r/rate-room"
+	first := b.NewPage(t, browsertest.PageName("first"))
+	must(t, browsertest.Navigate(first, link))
+	waitState(t, first, "waiting", stepTimeout)
+	second := b.NewPage(t, browsertest.PageName("second"))
+	must(t, browsertest.Navigate(second, link))
+	for _, p := range []context.Context{first, second} {
+		waitState(t, p, "connected", connectTimeout)
+	}
+	// The page logs each signaling message type it receives.
+	log := strings.Join(browsertest.Console(second), "\n")
+	if refused, joined := strings.Index(log, "<- error"), strings.Index(log, "<- joined"); refused < 0 || joined < refused {
+		t.Errorf("second page was not refused before it joined; its console:\n%s", log)
+	}
+}

@@ -211,7 +211,14 @@ function onError(msg) {
   if (msg.code === "room-full") {
     signaling && signaling.close();
     setState("room-full");
-  } else if (msg.ref === "join" || msg.code === "too-many-connections" || msg.code === "over-capacity") {
+  } else if (msg.code === "too-many-connections" || msg.code === "over-capacity" || msg.code === "shutting-down") {
+    // The server closes this connection itself; the socket then
+    // reconnects with backoff, which is what these ask for.
+    console.warn("signaling: " + msg.code + "; reconnecting");
+  } else if (msg.code === "rate-limited" && msg.ref === "join") {
+    // Not admitted, but the connection stays open: try again later.
+    signaling && signaling.reconnect();
+  } else if (msg.ref === "join") {
     signaling && signaling.close();
     setState("error", msg.message);
   } else {

@@ -148,6 +148,12 @@ export class Signaling {
     this.close();
   }
 
+  /** Drops the socket and connects again after the usual backoff. */
+  reconnect() {
+    const ws = this.ws;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, "retry");
+  }
+
   /** Closes the socket and stops reconnecting, without a leave. */
   close() {
     this.stopped = true;

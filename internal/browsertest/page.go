@@ -156,6 +156,18 @@ func ConsoleErrors(ctx context.Context) []string {
 	return append([]string(nil), p.errors...)
 }
 
+// Console returns the page's recent console lines (at most 200), oldest
+// first, each as "type: text (url:line)".
+func Console(ctx context.Context) []string {
+	p := pageOf(ctx)
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.console...)
+}
+
 // Name is the page's name, as given by PageName or made up by NewPage.
 func Name(ctx context.Context) string {
 	if p := pageOf(ctx); p != nil {
