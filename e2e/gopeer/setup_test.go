@@ -17,13 +17,19 @@ import (
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/browsertest"
 	"github.com/duet-call/duet/internal/server"
+	"github.com/duet-call/duet/internal/signal"
 )
 
-// startServer runs the real duet server, web app included, in-process.
-func startServer(t *testing.T) *server.Server {
+// startServer runs the real duet server, web app included, in-process;
+// sig adjusts its signaling limits.
+func startServer(t testing.TB, sig ...signal.Config) *server.Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: log})
+	cfg := server.Config{Addr: "127.0.0.1:0", Logger: log}
+	if len(sig) > 0 {
+		cfg.Signal = sig[0]
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +50,7 @@ var roomSeq struct {
 }
 
 // newRoom gives each test its own room id.
-func newRoom(t *testing.T) string {
+func newRoom(t testing.TB) string {
 	roomSeq.Lock()
 	defer roomSeq.Unlock()
 	roomSeq.n++
@@ -62,7 +68,12 @@ func openApp(t *testing.T, b *browsertest.Browser, srv *server.Server, room, nam
 }
 
 // dial joins room with the SDK and closes the call when the test ends.
-func dial(t *testing.T, srv *server.Server, room string, opts ...client.Option) *client.Call {
+func dial(t testing.TB, srv *server.Server, room string, opts ...client.Option) *client.Call {
+	t.Helper()
+	return dialURL(t, srv.URL(), room, opts...)
+}
+
+func dialURL(t testing.TB, url, room string, opts ...client.Option) *client.Call {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -70,7 +81,7 @@ func dial(t *testing.T, srv *server.Server, room string, opts ...client.Option) 
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		opts = append([]client.Option{client.WithLogger(log)}, opts...)
 	}
-	c, err := client.Dial(ctx, srv.URL(), room, opts...)
+	c, err := client.Dial(ctx, url, room, opts...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
