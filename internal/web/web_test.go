@@ -50,6 +50,9 @@ func TestServesApp(t *testing.T) {
 		if !strings.Contains(string(body), tc.wantBody) {
 			t.Errorf("GET %s: body lacks %q", tc.path, tc.wantBody)
 		}
+		if cc := res.Header.Get("Cache-Control"); cc != "no-cache" {
+			t.Errorf("GET %s: Cache-Control %q, want no-cache", tc.path, cc)
+		}
 		csp := res.Header.Get("Content-Security-Policy")
 		if !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 			t.Errorf("GET %s: CSP %q, want default-src 'self' and no unsafe-inline", tc.path, csp)
