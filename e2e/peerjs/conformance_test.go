@@ -108,7 +108,12 @@ var scenarios = []scenario{
 		a.send(map[string]any{"type": "OFFER", "dst": "qlate", "payload": map[string]int{"n": 1}})
 		a.send(map[string]any{"type": "CANDIDATE", "dst": "qlate", "payload": map[string]int{"n": 2}})
 		a.send(map[string]any{"type": "LEAVE", "dst": "qlate"}) // not queued
-		time.Sleep(100 * time.Millisecond)                      // let them arrive before qlate does
+		// Messages are handled in order: when a's note to itself is back,
+		// the server has queued (or dropped) everything before it.
+		a.send(map[string]any{"type": "OFFER", "dst": "qa", "payload": map[string]int{}})
+		if f := a.next(wait); f != `{"dst":"qa","payload":{},"src":"qa","type":"OFFER"}` {
+			return []string{"self-relay: " + f}
+		}
 		c := wsDial(t, tg, "peerjs", "qlate", "t")
 		return []string{c.next(wait), c.next(wait), c.next(wait), c.next(500 * time.Millisecond)}
 	}, []string{`{"type":"OPEN"}`, `{"dst":"qlate","payload":{"n":1},"src":"qa","type":"OFFER"}`,
@@ -136,11 +141,14 @@ var scenarios = []scenario{
 	{"same token again: no second OPEN", func(t *testing.T, tg target) []string {
 		wsDial(t, tg, "peerjs", "sa", "same").next(wait)
 		again := wsDial(t, tg, "peerjs", "sa", "same")
+		// A note to itself comes back only once the new socket holds the id.
+		again.send(map[string]any{"type": "OFFER", "dst": "sa", "payload": map[string]int{"self": 1}})
+		first := again.next(wait)
 		b := wsDial(t, tg, "peerjs", "sb", "t")
 		b.next(wait)
 		b.send(map[string]any{"type": "OFFER", "dst": "sa", "payload": map[string]int{}})
-		return []string{again.next(wait)}
-	}, []string{`{"dst":"sa","payload":{},"src":"sb","type":"OFFER"}`}},
+		return []string{first, again.next(wait)}
+	}, []string{`{"dst":"sa","payload":{"self":1},"src":"sa","type":"OFFER"}`, `{"dst":"sa","payload":{},"src":"sb","type":"OFFER"}`}},
 }
 
 func TestProtocolDuetAndReference(t *testing.T) {

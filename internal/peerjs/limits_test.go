@@ -90,7 +90,7 @@ func TestWebSocketOriginPolicy(t *testing.T) {
 }
 
 func TestAliveTimeout(t *testing.T) {
-	srv, hs := start(t, Config{AliveTimeout: 300 * time.Millisecond, PingInterval: 100 * time.Millisecond})
+	srv, hs := start(t, Config{AliveTimeout: time.Second, PingInterval: 300 * time.Millisecond})
 	// This client never reads, so it never answers a ping, and never
 	// sends HEARTBEAT: the server must free its id.
 	dial(t, hs, "peerjs", "sleepy", "t1")
@@ -98,7 +98,7 @@ func TestAliveTimeout(t *testing.T) {
 	waitFor(t, "id freed", func() bool { return srv.Stats().Peers == 0 })
 	// One that sends HEARTBEATs stays.
 	c := open(t, hs, "awake")
-	stop := time.Now().Add(time.Second)
+	stop := time.Now().Add(2500 * time.Millisecond) // over two alive timeouts
 	for time.Now().Before(stop) {
 		c.sendJSON(map[string]string{"type": typeHeartbeat})
 		time.Sleep(50 * time.Millisecond)
