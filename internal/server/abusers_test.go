@@ -179,9 +179,10 @@ func abuseSilent(ctx context.Context, src, url string) error {
 	b := make([]byte, 16)
 	rand.Read(b)
 	c.WriteJSON(&protocol.Join{Type: protocol.TypeJoin, V: protocol.Version, Room: base64.RawURLEncoding.EncodeToString(b)})
-	time.Sleep(4 * time.Second) // past the 2 s idle timeout, without reading
+	time.Sleep(7 * time.Second) // past the 5 s idle timeout, without reading
 	// The server has given up on us: its close (or a reset) is waiting.
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// Generous, for a loaded machine: what matters is that it comes.
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
 	for {
 		if _, _, err := c.ReadMessage(); err != nil {
 			var ne net.Error

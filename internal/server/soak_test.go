@@ -73,7 +73,7 @@ func TestAbuseSoak(t *testing.T) {
 		t.Skip("soak test skipped in -short mode")
 	}
 	sigCfg := signal.Config{
-		IdleTimeout: 2 * time.Second, PingInterval: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond,
+		IdleTimeout: 5 * time.Second, PingInterval: time.Second, ResumeGrace: 500 * time.Millisecond,
 		MsgRate: 25, MsgBurst: 40, JoinRate: 1, JoinBurst: 5, MaxConnsPerIP: 10, MaxMessageSize: 8 << 10,
 	}
 	s := start(t, Config{Signal: sigCfg})

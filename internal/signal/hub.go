@@ -21,7 +21,7 @@ type Hub struct {
 	lastSweep time.Time
 	draining  bool
 
-	wg sync.WaitGroup // one count per live connection
+	wg sync.WaitGroup // one count per session goroutine pair, until its socket is closed
 }
 
 // room holds at most two places. A place belongs to a live session or to a
@@ -257,7 +257,6 @@ func (h *Hub) disconnected(s *session, clean bool) {
 		s.ghost = true
 		s.ghostTimer = time.AfterFunc(h.cfg.ResumeGrace, func() { h.expireGhost(s) })
 	}
-	h.wg.Done()
 }
 
 func (h *Hub) expireGhost(s *session) {

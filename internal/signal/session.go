@@ -26,9 +26,12 @@ var (
 	closeSlow      = closeReason{websocket.ClosePolicyViolation, "slow consumer", false}
 	closeGoingAway = closeReason{websocket.CloseGoingAway, "server shutting down", true}
 	closeNormal    = closeReason{websocket.CloseNormalClosure, "", true}
-	closeReplaced  = closeReason{websocket.ClosePolicyViolation, "replaced by a resumed connection", true}
-	closeFlood     = closeReason{websocket.ClosePolicyViolation, "rate limit", true}
-	closeRefused   = closeReason{websocket.CloseTryAgainLater, "refused", true}
+	// closeDone: a close frame has already gone out (gorilla echoes the
+	// client's, and sends 1009 itself on an oversized frame).
+	closeDone     = closeReason{code: 0}
+	closeReplaced = closeReason{websocket.ClosePolicyViolation, "replaced by a resumed connection", true}
+	closeFlood    = closeReason{websocket.ClosePolicyViolation, "rate limit", true}
+	closeRefused  = closeReason{websocket.CloseTryAgainLater, "refused", true}
 )
 
 // session is one WebSocket client. Its reader runs on the HTTP handler's
@@ -139,18 +142,32 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lingerClose(conn.NetConn())
 		return
 	}
+	// Run on a goroutine of our own and return: net/http keeps its
+	// per-connection request, response and buffers alive for as long as
+	// the handler runs, which roughly doubled the memory of an idle peer.
+	go s.run()
+}
+
+// run is the session's reader; it starts the writer and, when the reader
+// ends, waits for it and closes the socket. Hub.wg counts it.
+func (s *session) run() {
+	defer s.hub.wg.Done()
 	readerDone := make(chan struct{})
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
 		s.writeLoop(readerDone)
 	}()
-	clean := s.readLoop()
+	clean, closeSent := s.readLoop()
 	close(readerDone)
-	h.disconnected(s, clean)
-	s.stop(closeNormal)
+	s.hub.disconnected(s, clean)
+	if closeSent {
+		s.stop(closeDone)
+	} else {
+		s.stop(closeNormal)
+	}
 	<-writerDone
-	lingerClose(conn.NetConn())
+	lingerClose(s.conn.NetConn())
 }
 
 // lingerClose half-closes the socket and reads what the client is still
@@ -180,9 +197,10 @@ func lingerClose(c net.Conn) {
 	}
 }
 
-// readLoop reads until the connection ends. It reports whether the client
-// ended it with a close frame, rather than the connection dropping.
-func (s *session) readLoop() (clean bool) {
+// readLoop reads until the connection ends. It reports whether it ended
+// cleanly (a close frame, or a stop by the server) rather than dropping,
+// and whether a close frame has already been sent on it.
+func (s *session) readLoop() (clean, closeSent bool) {
 	cfg := s.hub.cfg
 	s.conn.SetReadLimit(cfg.MaxMessageSize)
 	s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
@@ -194,10 +212,10 @@ func (s *session) readLoop() (clean bool) {
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
-				return ce.Code != websocket.CloseAbnormalClosure
+				return ce.Code != websocket.CloseAbnormalClosure, true
 			}
 			if errors.Is(err, websocket.ErrReadLimit) {
-				return true // closed by us with 1009: not a dropped connection
+				return true, true // closed by us with 1009: not a dropped connection
 			}
 			if !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("read", "err", err)
@@ -206,14 +224,14 @@ func (s *session) readLoop() (clean bool) {
 			// a close frame; only a dropped connection may resume.
 			select {
 			case <-s.stopped:
-				return true
+				return true, false
 			default:
-				return false
+				return false, false
 			}
 		}
 		select {
 		case <-s.stopped:
-			return true // the writer has said goodbye; stop reading
+			return true, false // the writer has said goodbye; stop reading
 		default:
 		}
 		s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
@@ -317,6 +335,9 @@ func (s *session) closeConn(write func(int, []byte) bool, readerDone <-chan stru
 	}
 	if r.code == closeSlow.code {
 		s.log.Info("disconnecting slow client")
+	}
+	if r == closeDone {
+		return
 	}
 	// A client that is not reading may never take the close frame: give it
 	// one second, not the full write timeout.
