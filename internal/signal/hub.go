@@ -212,7 +212,9 @@ func (h *Hub) leaveLocked(s *session, reason string) {
 	}
 	s.room = nil
 	h.cfg.Observer.Left(reason)
-	if other := r.other(nil); other != nil {
+	// While draining, bye is the last thing a client hears: its partner is
+	// not leaving, the server is, and both will resume elsewhere.
+	if other := r.other(nil); other != nil && !h.draining {
 		other.sendMsg(&protocol.PeerLeft{Reason: reason})
 	}
 	if r.empty() {
