@@ -61,6 +61,16 @@ func (c *Call) openPeer() (*peer, error) {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
 	p := &peer{pc: pc, negotiate: make(chan struct{}, 1)}
+	// Registered before anything is added: pion fires negotiationneeded
+	// from its own goroutine once, and a flag already raised before the
+	// handler was set would never fire again (the call then hung in
+	// connecting, about one run in six).
+	pc.OnNegotiationNeeded(func() {
+		select {
+		case p.negotiate <- struct{}{}:
+		default: // a kick is already waiting for the loop
+		}
+	})
 	negotiated, id := true, chatID
 	p.chat, err = pc.CreateDataChannel(chatLabel, &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
 	if err != nil {
@@ -71,12 +81,6 @@ func (c *Call) openPeer() (*peer, error) {
 		pc.Close()
 		return nil, err
 	}
-	pc.OnNegotiationNeeded(func() {
-		select {
-		case p.negotiate <- struct{}{}:
-		default: // a kick is already waiting for the loop
-		}
-	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		c.post(func() { c.localCandidate(p, cand) })
 	})

@@ -214,7 +214,7 @@ func TestPeerExitCodes(t *testing.T) {
 
 func TestPeerServerGoneMidCall(t *testing.T) {
 	srv := startTestServer(t)
-	p := startPeer(t, "--server", srv.URL(), "--room", "gone")
+	p := startPeer(t, "--verbose", "--server", srv.URL(), "--room", "gone")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, srv.URL(), "gone")
