@@ -128,6 +128,7 @@ func runCall(ctx context.Context, cfg peerConfig, stdin io.Reader, stdout, stder
 	var wg sync.WaitGroup
 	wg.Go(func() { r.sendLines(callCtx, call, stdin) })
 	wg.Go(func() { r.play(callCtx, call, sources) })
+	wg.Go(func() { r.reportPath(callCtx, call) })
 
 	var end error
 	select {
