@@ -13,6 +13,7 @@
 import { Signaling, newRoomId, ROOM_RE, signalingURL } from "./signaling.js";
 import { Call } from "./call.js";
 import { getLocalMedia, stopMedia } from "./media.js";
+import { reportCallOutcome } from "./report.js";
 import { en } from "./strings.js";
 
 /** @typedef {keyof typeof en.state} State */
@@ -259,6 +260,7 @@ function peerArrived(peerId, resumed) {
     onChatOpen: (open) => call === c && setChatOpen(open),
   });
   call = c;
+  reportCallOutcome(c.pc);
 }
 
 /** @param {import("./call.js").CallState} s */
