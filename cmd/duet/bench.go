@@ -19,14 +19,16 @@ import (
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: duet bench signal [flags]   (duet bench signal -h for the flags)")
+		fmt.Fprintln(stderr, "usage: duet bench signal|turn [flags]   (duet bench signal -h for the flags)")
 		return 2
 	}
 	switch args[0] {
 	case "signal":
 		return benchSignal(ctx, args[1:], stdout, stderr)
+	case "turn":
+		return benchTurn(ctx, args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "duet bench: unknown benchmark %q (signal)\n", args[0])
+	fmt.Fprintf(stderr, "duet bench: unknown benchmark %q (signal, turn)\n", args[0])
 	return 2
 }
 
