@@ -14,6 +14,8 @@ test:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeClient$$' -fuzztime=$(FUZZTIME) ./protocol
 	$(GO) test -run='^$$' -fuzz='^FuzzHubHandle$$' -fuzztime=$(FUZZTIME) ./internal/signal
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/peerjs
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/turncred
 
 build:
 	$(GO) build -o bin/duet ./cmd/duet
