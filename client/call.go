@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/duet-call/duet/protocol"
-	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -20,16 +20,18 @@ type Call struct {
 	cfg  config
 	log  *slog.Logger
 	api  *webrtc.API
-	ws   *websocket.Conn
+	url  string // the signaling endpoint, ws(s)://host/ws
 	room string
 
-	events chan func()    // to the loop; bounded
-	out    chan []byte    // to the writer; bounded, never blocks the loop
-	notify chan func()    // to the dispatcher running user handlers; bounded
-	done   chan struct{}  // closed when the loop has stopped accepting events
-	closeQ chan struct{}  // closed by Close to ask the loop to stop
-	wg     sync.WaitGroup // every goroutine of the call
-	once   sync.Once
+	events   chan func()       // to the loop; bounded
+	notify   chan func()       // to the dispatcher running user handlers; bounded
+	redialed chan redialResult // from the redialer to the loop; unbuffered
+	done     chan struct{}     // closed when the loop has stopped accepting events
+	closeQ   chan struct{}     // closed by Close to ask the loop to stop
+	ctx      context.Context   // ends with the loop; stops the redialer
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // every goroutine of the call
+	once     sync.Once
 
 	mu     sync.Mutex // guards the fields below, read by other goroutines
 	state  State
@@ -38,8 +40,12 @@ type Call struct {
 	chatUp chan struct{}       // closed when chat is open; replaced per peer
 	polite bool
 	peerID string
+	sigUp  bool // in the room on the server (false while reconnecting)
 
 	// Loop-owned state (only the loop goroutine touches these).
+	sig     *sigConn // the signaling connection, nil while reconnecting
+	resume  string   // the token of the last joined
+	lostAt  time.Time
 	ice     []webrtc.ICEServer
 	tracks  []webrtc.TrackLocal
 	peer    *peer
@@ -59,31 +65,38 @@ func Dial(ctx context.Context, serverURL, room string, opts ...Option) (*Call, e
 	for _, o := range opts {
 		o(&cfg)
 	}
+	u, err := wsURL(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	if !protocol.ValidRoom(room) {
+		return nil, fmt.Errorf("%w: %q", ErrBadRoom, room)
+	}
 	api := newAPI(&cfg)
-	ws, joined, err := join(ctx, &cfg, serverURL, room)
+	ws, joined, err := join(ctx, &cfg, u, room, "")
 	if err != nil {
 		return nil, err
 	}
 	c := &Call{
-		cfg:    cfg,
-		log:    cfg.log.With("room", room),
-		api:    api,
-		ws:     ws,
-		room:   room,
-		events: make(chan func(), 256),
-		out:    make(chan []byte, sendQueue),
-		notify: make(chan func(), 256),
-		done:   make(chan struct{}),
-		closeQ: make(chan struct{}),
-		chatUp: make(chan struct{}),
-		tracks: append([]webrtc.TrackLocal(nil), cfg.tracks...),
-		polite: joined.Polite,
+		cfg:      cfg,
+		log:      cfg.log.With("room", room),
+		api:      api,
+		url:      u,
+		room:     room,
+		events:   make(chan func(), 256),
+		notify:   make(chan func(), 256),
+		redialed: make(chan redialResult),
+		done:     make(chan struct{}),
+		closeQ:   make(chan struct{}),
+		chatUp:   make(chan struct{}),
+		tracks:   append([]webrtc.TrackLocal(nil), cfg.tracks...),
+		polite:   joined.Polite,
+		sigUp:    true,
 	}
-	stopWriter := make(chan struct{})
-	c.wg.Go(c.reader)
-	c.wg.Go(func() { c.writer(stopWriter) })
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.attach(ws)
 	c.wg.Go(c.dispatch)
-	c.wg.Go(func() { c.loop(joined, stopWriter) })
+	c.wg.Go(func() { c.loop(joined) })
 	return c, nil
 }
 
@@ -191,7 +204,8 @@ func (c *Call) Polite() bool {
 }
 
 // Done is closed when the call has ended, by Close or by itself (the
-// signaling connection was lost). Err then says why.
+// signaling connection was lost and could not be resumed). Err then says
+// why.
 func (c *Call) Done() <-chan struct{} { return c.done }
 
 // Err is why the call ended: nil while it runs, ErrClosed after Close, or
@@ -253,16 +267,6 @@ func (c *Call) setState(s State) {
 	}
 }
 
-// signalingLost ends the call: without resume support the SDK cannot
-// renegotiate or learn that the peer left, so it reports the loss.
-func (c *Call) signalingLost(err error) {
-	if c.closing {
-		return
-	}
-	c.log.Warn("signaling lost", "err", err)
-	c.finish(fmt.Errorf("%w: %v", ErrServerGone, err))
-}
-
 // finish marks the call as ending with err; the loop stops after the
 // current event.
 func (c *Call) finish(err error) {
@@ -275,12 +279,16 @@ func (c *Call) finish(err error) {
 	c.mu.Unlock()
 }
 
-func (c *Call) handleSignal(m protocol.Message) {
+func (c *Call) handleSignal(sc *sigConn, m protocol.Message) {
+	if sc != c.sig {
+		return // left over from a connection the call has given up on
+	}
 	switch v := m.(type) {
 	case *protocol.PeerJoined:
 		c.log.Debug("peer joined", "peer", v.Peer, "resumed", v.Resumed)
 		if c.peer != nil && v.Resumed && v.Peer == c.peerID {
-			return // the same peer back from a signaling outage: keep the connection
+			c.peerBack() // the same peer back from a signaling outage: keep the connection
+			return
 		}
 		c.newPeer(v.Peer)
 	case *protocol.PeerLeft:
@@ -294,19 +302,28 @@ func (c *Call) handleSignal(m protocol.Message) {
 	case *protocol.ErrorMessage:
 		c.log.Warn("server error", "code", v.Code, "message", v.Message, "ref", v.Ref)
 	case *protocol.Bye:
-		c.signalingLost(fmt.Errorf("server said bye: %s", v.Reason))
+		if v.Reason == protocol.ByeReplaced {
+			// Another connection holds our resume token now: coming
+			// back would only push it out in turn.
+			c.log.Warn("replaced by a newer connection of this peer")
+			c.detach(false)
+			c.finish(fmt.Errorf("%w: replaced by a newer connection of this peer", ErrServerGone))
+			return
+		}
+		// shutdown (or anything else): the server is going; come back,
+		// to it or to whichever node now answers its address.
+		c.signalingLost(sc, fmt.Errorf("server said bye: %s", v.Reason))
 	}
 }
 
 // loop is the call's owner. It stops on Close or when an event calls
 // finish, then tears everything down in an order that cannot deadlock:
-// done first (so pion callbacks blocked in post return), then the peer
-// connection, then the writer (close frame), then the handler queue.
-func (c *Call) loop(joined *protocol.Joined, stopWriter chan struct{}) {
-	c.ice = iceServers(joined.ICEServers)
-	if c.cfg.iceOverride {
-		c.ice = c.cfg.iceServers
-	}
+// done first (so pion callbacks blocked in post return), then the
+// redialer, the peer connection, the writer (close frame), and last the
+// handler queue.
+func (c *Call) loop(joined *protocol.Joined) {
+	c.resume = joined.Resume
+	c.setICE(joined)
 	c.log.Debug("joined", "polite", joined.Polite, "peerPresent", joined.PeerPresent, "iceServers", len(c.ice))
 	// The state starts as Waiting; report it, as setState reports changes.
 	if h := c.cfg.onState; h != nil {
@@ -324,6 +341,8 @@ func (c *Call) loop(joined *protocol.Joined, stopWriter chan struct{}) {
 		select {
 		case f := <-c.events:
 			f()
+		case r := <-c.redialed:
+			c.rejoined(r)
 		case <-kick:
 			c.kicked(p, false)
 		case <-c.closeQ:
@@ -331,10 +350,20 @@ func (c *Call) loop(joined *protocol.Joined, stopWriter chan struct{}) {
 		}
 	}
 	close(c.done)
+	c.cancel() // stops a redialer; it closes a socket it could not hand over
 	c.dropPeer()
-	close(stopWriter)
+	c.detach(true)
 	c.setState(StateClosed)
 	close(c.notify)
+}
+
+// setICE takes the ICE servers of a joined (fresh TURN credentials after a
+// resume), unless the caller fixed them with WithICEServers.
+func (c *Call) setICE(joined *protocol.Joined) {
+	c.ice = iceServers(joined.ICEServers)
+	if c.cfg.iceOverride {
+		c.ice = c.cfg.iceServers
+	}
 }
 
 func iceServers(in []protocol.ICEServer) []webrtc.ICEServer {

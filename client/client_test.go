@@ -130,24 +130,50 @@ func TestDialErrors(t *testing.T) {
 	}
 }
 
+// TestServerGoneMidCall: a server that stays away ends the call with
+// ErrServerGone, at once without reconnecting, or once the reconnect
+// policy's total has run out.
 func TestServerGoneMidCall(t *testing.T) {
-	srv := startServer(t)
-	a := dial(t, srv.URL(), "gone")
-	b := dial(t, srv.URL(), "gone")
-	waitChat(t, a, b)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(ctx)
-	select {
-	case <-a.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("call did not end when the server went away")
-	}
-	if err := a.Err(); !errors.Is(err, client.ErrServerGone) {
-		t.Fatalf("Err() = %v, want ErrServerGone", err)
-	}
-	if err := a.Close(); !errors.Is(err, client.ErrServerGone) {
-		t.Fatalf("Close() = %v, want ErrServerGone", err)
+	for _, tc := range []struct {
+		name string
+		opt  client.Option
+	}{
+		{"without reconnect", client.WithoutReconnect()},
+		{"reconnect gives up", client.WithReconnect(client.Reconnect{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, Total: 2 * time.Second})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t)
+			sig := make(chan bool, 8)
+			a := dial(t, srv.URL(), "gone", tc.opt, client.WithOnSignalingChange(func(up bool) { sig <- up }))
+			b := dial(t, srv.URL(), "gone", tc.opt)
+			waitChat(t, a, b)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+			select {
+			case <-a.Done():
+			case <-time.After(20 * time.Second):
+				t.Fatal("call did not end when the server went away")
+			}
+			if err := a.Err(); !errors.Is(err, client.ErrServerGone) {
+				t.Fatalf("Err() = %v, want ErrServerGone", err)
+			}
+			if err := a.Close(); !errors.Is(err, client.ErrServerGone) {
+				t.Fatalf("Close() = %v, want ErrServerGone", err)
+			}
+			// Reconnecting reports the drop before giving up; without it,
+			// the call just ends.
+			select {
+			case up := <-sig:
+				if up || tc.name == "without reconnect" {
+					t.Fatalf("signaling change %v reported", up)
+				}
+			default:
+				if tc.name != "without reconnect" {
+					t.Fatal("the drop was never reported")
+				}
+			}
+		})
 	}
 }
 

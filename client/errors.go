@@ -25,8 +25,10 @@ var (
 	// ErrProtocol: the server sent something this client did not expect.
 	ErrProtocol = errors.New("duet: protocol error")
 
-	// ErrServerGone: the signaling connection was lost or the server said
-	// bye after the call was set up. This SDK does not resume (yet).
+	// ErrServerGone: the signaling connection was lost after the call was
+	// set up and could not be resumed within the Reconnect policy's Total
+	// (or at once, WithoutReconnect), or a newer connection of this peer
+	// took its place (bye replaced).
 	ErrServerGone = errors.New("duet: signaling connection lost")
 	// ErrConnectionFailed: ICE or DTLS failed (PeerConnection state failed).
 	ErrConnectionFailed = errors.New("duet: ICE/DTLS connection failed")

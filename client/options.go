@@ -11,19 +11,23 @@ import (
 type Option func(*config)
 
 type config struct {
-	log         *slog.Logger
-	iceServers  []webrtc.ICEServer
-	iceOverride bool
-	setting     *webrtc.SettingEngine
-	header      http.Header
-	tracks      []webrtc.TrackLocal
-	onState     func(State)
-	onChat      func(text string)
-	onTrack     func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
+	log          *slog.Logger
+	iceServers   []webrtc.ICEServer
+	iceOverride  bool
+	setting      *webrtc.SettingEngine
+	header       http.Header
+	tracks       []webrtc.TrackLocal
+	onState      func(State)
+	onChat       func(text string)
+	onTrack      func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
+	onSignaling  func(up bool)
+	reconnect    Reconnect
+	reconnectOff bool
+	iceRestart   ICERestart
 }
 
 func defaultConfig() config {
-	return config{log: slog.New(slog.DiscardHandler)}
+	return config{log: slog.New(slog.DiscardHandler), reconnect: DefaultReconnect, iceRestart: DefaultICERestart}
 }
 
 // WithLogger sends the call's logs, pion's included, to l. By default the

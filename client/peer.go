@@ -31,6 +31,17 @@ type peer struct {
 	// polite peer lets the impolite one make the first offer (see kicked).
 	remoteSet bool
 	fallback  *time.Timer // offers anyway if the impolite peer never does
+	// owed: pion asked for a negotiation while signaling was down; the
+	// offer is made once the peer is back (peerBack).
+	owed bool
+
+	// The media path after it first connected (icerestart.go).
+	connected   bool        // has been connected at least once
+	outage      bool        // disconnected or failed since; not yet back
+	graceTimer  *time.Timer // restarts ICE when the grace runs out
+	giveUpTimer *time.Timer // reports StateFailed if the outage lasts
+	lastRestart time.Time
+	restarts    int // ICE restarts made with this peer
 }
 
 // politeFirstOfferWait is how long a polite peer waits for the impolite
@@ -176,6 +187,7 @@ func (c *Call) dropPeer() {
 	if p.fallback != nil {
 		p.fallback.Stop()
 	}
+	p.endOutage()
 	c.mu.Lock()
 	if c.chat == p.chat {
 		c.chat = nil
@@ -201,6 +213,10 @@ func (c *Call) dropPeer() {
 func (c *Call) kicked(p *peer, force bool) {
 	if p != c.peer || p.pc.SignalingState() != webrtc.SignalingStateStable {
 		return // pion fires again when it is back to stable and still needs it
+	}
+	if c.sig == nil {
+		p.owed = true // no one to send the offer to; peerBack makes it
+		return
 	}
 	if c.Polite() && !p.remoteSet && !force {
 		if p.fallback == nil {
@@ -315,19 +331,6 @@ func (c *Call) localCandidate(p *peer, cand *webrtc.ICECandidate) {
 	c.send(&protocol.Candidate{Candidate: protocol.ICECandidate{
 		Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex, UsernameFragment: j.UsernameFragment,
 	}})
-}
-
-func (c *Call) connState(p *peer, s webrtc.PeerConnectionState) {
-	if p != c.peer {
-		return
-	}
-	switch s {
-	case webrtc.PeerConnectionStateConnected:
-		c.setState(StateConnected)
-	case webrtc.PeerConnectionStateFailed:
-		c.log.Warn("peer connection failed")
-		c.setState(StateFailed)
-	}
 }
 
 func (c *Call) remoteTrack(p *peer, t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {

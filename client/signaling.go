@@ -44,17 +44,10 @@ func wsURL(server string) (string, error) {
 	return u.String(), nil
 }
 
-// join opens the WebSocket and performs join → joined synchronously, before
-// any goroutine exists, so Dial can return a precise error. ctx bounds the
-// whole exchange.
-func join(ctx context.Context, cfg *config, server, room string) (*websocket.Conn, *protocol.Joined, error) {
-	u, err := wsURL(server)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !protocol.ValidRoom(room) {
-		return nil, nil, fmt.Errorf("%w: %q", ErrBadRoom, room)
-	}
+// join opens the WebSocket and performs join → joined synchronously, so
+// Dial (and each reconnect) gets a precise error. resume is the token of
+// the last joined, or "". ctx bounds the whole exchange.
+func join(ctx context.Context, cfg *config, u, room, resume string) (*websocket.Conn, *protocol.Joined, error) {
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 	ws, resp, err := d.DialContext(ctx, u, cfg.header)
 	if err != nil {
@@ -66,7 +59,7 @@ func join(ctx context.Context, cfg *config, server, room string) (*websocket.Con
 	ws.SetReadLimit(protocol.MaxMessageSize)
 	// Unblock the reads below when ctx ends; stop() tells whether it did.
 	stop := context.AfterFunc(ctx, func() { ws.SetReadDeadline(time.Unix(1, 0)) })
-	joined, err := joinExchange(ws, room)
+	joined, err := joinExchange(ws, room, resume)
 	if !stop() {
 		err = fmt.Errorf("duet: joining room %q: %w", room, ctx.Err())
 	}
@@ -78,8 +71,8 @@ func join(ctx context.Context, cfg *config, server, room string) (*websocket.Con
 	return ws, joined, nil
 }
 
-func joinExchange(ws *websocket.Conn, room string) (*protocol.Joined, error) {
-	b, err := protocol.Encode(&protocol.Join{V: protocol.Version, Room: room})
+func joinExchange(ws *websocket.Conn, room, resume string) (*protocol.Joined, error) {
+	b, err := protocol.Encode(&protocol.Join{V: protocol.Version, Room: room, Resume: resume})
 	if err != nil {
 		return nil, err
 	}
@@ -109,13 +102,50 @@ func joinExchange(ws *websocket.Conn, room string) (*protocol.Joined, error) {
 	}
 }
 
-// reader is the only goroutine reading ws. It hands each decoded message
-// to the loop and reports the connection's end; it stops when ws closes.
-func (c *Call) reader() {
+// sigConn is one signaling WebSocket with its reader and writer. A call
+// has at most one at a time (Call.sig); after a drop it dials a new one,
+// and events of the old one are ignored by identity, as pion events of an
+// old peer are.
+type sigConn struct {
+	ws   *websocket.Conn
+	out  chan []byte   // to the writer; bounded, never blocks the loop
+	stop chan struct{} // closed by the loop to end the writer
+	// leave, set before stop closes, makes the writer send a close frame:
+	// the server then frees the place at once and the other peer gets
+	// peer-left. Without it the socket just closes and the server keeps
+	// the place as a ghost for a resume.
+	leave bool
+}
+
+// attach makes ws the call's signaling connection and starts its reader
+// and writer; called by the loop (or by Dial before the loop starts).
+func (c *Call) attach(ws *websocket.Conn) {
+	sc := &sigConn{ws: ws, out: make(chan []byte, sendQueue), stop: make(chan struct{})}
+	c.sig = sc
+	c.wg.Go(func() { c.reader(sc) })
+	c.wg.Go(func() { c.writer(sc) })
+}
+
+// detach stops the current connection's writer, which closes the socket
+// and so ends its reader. leave says whether to send a close frame.
+func (c *Call) detach(leave bool) {
+	sc := c.sig
+	if sc == nil {
+		return
+	}
+	c.sig = nil
+	sc.leave = leave
+	close(sc.stop)
+}
+
+// reader is the only goroutine reading sc.ws. It hands each decoded
+// message to the loop and reports the connection's end; it stops when the
+// socket closes.
+func (c *Call) reader(sc *sigConn) {
 	for {
-		_, data, err := c.ws.ReadMessage()
+		_, data, err := sc.ws.ReadMessage()
 		if err != nil {
-			c.post(func() { c.signalingLost(err) })
+			c.post(func() { c.signalingLost(sc, err) })
 			return
 		}
 		m, err := protocol.DecodeServer(data)
@@ -123,42 +153,51 @@ func (c *Call) reader() {
 			c.log.Warn("undecodable message from server", "err", err)
 			continue
 		}
-		c.post(func() { c.handleSignal(m) })
+		c.post(func() { c.handleSignal(sc, m) })
 	}
 }
 
-// writer is the only goroutine writing data frames to ws. When stop closes
-// it sends a close frame (so the server frees the place at once and the
-// other peer gets peer-left) and closes the socket, which ends reader.
-func (c *Call) writer(stop <-chan struct{}) {
-	defer c.ws.Close()
+// writer is the only goroutine writing data frames to sc.ws. It closes
+// the socket when the loop closes sc.stop (which ends the reader), after a
+// close frame if the call is leaving.
+func (c *Call) writer(sc *sigConn) {
+	defer sc.ws.Close()
 	for {
 		select {
-		case b := <-c.out:
-			c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.post(func() { c.signalingLost(err) })
+		case b := <-sc.out:
+			sc.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := sc.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				c.post(func() { c.signalingLost(sc, err) })
 				return
 			}
-		case <-stop:
-			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")
-			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		case <-sc.stop:
+			if sc.leave {
+				msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")
+				_ = sc.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			}
 			return
 		}
 	}
 }
 
-// send queues m for the writer without blocking the loop. A full queue
-// means the connection is stuck, so the call ends rather than waits.
+// send queues m for the writer without blocking the loop. While signaling
+// is down m is dropped: what matters is re-sent after the resume (see
+// peerBack). A full queue means the connection is stuck, so the call drops
+// it and reconnects.
 func (c *Call) send(m protocol.Message) {
+	sc := c.sig
+	if sc == nil {
+		c.log.Debug("signaling down; not sent", "type", m.MessageType())
+		return
+	}
 	b, err := protocol.Encode(m)
 	if err != nil {
 		c.log.Error("encode", "err", err)
 		return
 	}
 	select {
-	case c.out <- b:
+	case sc.out <- b:
 	default:
-		c.signalingLost(errors.New("send queue full"))
+		c.signalingLost(sc, errors.New("send queue full"))
 	}
 }

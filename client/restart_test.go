@@ -1,0 +1,183 @@
+package client_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duet-call/duet/client"
+	"github.com/duet-call/duet/internal/media"
+	"github.com/duet-call/duet/internal/server"
+	"github.com/duet-call/duet/internal/signal"
+	"github.com/pion/webrtc/v4"
+)
+
+// startServerAt runs a server on addr (a fixed port, for a restart) with
+// the given resume secret, so a second one can take over the first's
+// peers. Shutdown is left to the caller and repeated at cleanup.
+func startServerAt(t *testing.T, addr string, secret []byte) *server.Server {
+	t.Helper()
+	srv, err := server.New(server.Config{Addr: addr, Logger: testLogger(), Signal: signal.Config{ResumeSecret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(srv) })
+	return srv
+}
+
+func shutdown(srv *server.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+}
+
+// stateLog keeps every state a call reports, in order.
+type stateLog struct {
+	mu  sync.Mutex
+	all []client.State
+}
+
+func (l *stateLog) option() client.Option {
+	return client.WithOnStateChange(func(s client.State) {
+		l.mu.Lock()
+		l.all = append(l.all, s)
+		l.mu.Unlock()
+	})
+}
+
+func (l *stateLog) seen(s client.State) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Contains(l.all, s)
+}
+
+func (l *stateLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmtStates(l.all)
+}
+
+func fmtStates(all []client.State) string {
+	s := ""
+	for i, st := range all {
+		if i > 0 {
+			s += " → "
+		}
+		s += st.String()
+	}
+	return s
+}
+
+// signalingLog turns WithOnSignalingChange into a channel.
+type signalingLog chan bool
+
+func (l signalingLog) option() client.Option {
+	return client.WithOnSignalingChange(func(up bool) {
+		select {
+		case l <- up:
+		default:
+		}
+	})
+}
+
+func (l signalingLog) waitFor(t *testing.T, name string, want bool, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within) // a hang detector, not a timing
+	for {
+		select {
+		case got := <-l:
+			if got == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s: signaling up=%v never reported", name, want)
+		}
+	}
+}
+
+// TestServerRestartMidCall: two SDK peers in a call; the server shuts
+// down and a new process (same port, same resume secret) takes its place.
+// Chat keeps flowing peer to peer while no server is there; both peers
+// resume their places, neither ever sees the other leave, and the call
+// can renegotiate afterwards: a track added after the restart arrives.
+func TestServerRestartMidCall(t *testing.T) {
+	secret := []byte("a resume secret shared by restarts")
+	srv := startServerAt(t, "127.0.0.1:0", secret)
+	addr := srv.Addr().String()
+	url := srv.URL()
+
+	tracks := make(chan string, 4)
+	onTrack := client.WithOnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		tracks <- tr.Codec().MimeType
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+		}
+	})
+	backoff := client.WithReconnect(client.Reconnect{Initial: 100 * time.Millisecond, Max: time.Second, Total: 60 * time.Second})
+	var stA, stB stateLog
+	sigA, sigB := make(signalingLog, 8), make(signalingLog, 8)
+	inA, inB := newInbox(), newInbox()
+	a := dial(t, url, "restart", backoff, stA.option(), sigA.option(), inA.option())
+	b := dial(t, url, "restart", backoff, stB.option(), sigB.option(), inB.option(), onTrack)
+	waitChat(t, a, b)
+
+	shutdown(srv)
+	sigA.waitFor(t, "a", false, 20*time.Second)
+	sigB.waitFor(t, "b", false, 20*time.Second)
+	if a.SignalingUp() || b.SignalingUp() {
+		t.Fatal("SignalingUp() true with no server")
+	}
+	// No server at all now: chat is peer to peer.
+	if err := a.SendChat("while the server is away"); err != nil {
+		t.Fatalf("chat during the outage: %v", err)
+	}
+	inB.expect(t, "while the server is away")
+	if err := b.SendChat("still here"); err != nil {
+		t.Fatalf("chat during the outage: %v", err)
+	}
+	inA.expect(t, "still here")
+
+	startServerAt(t, addr, secret)
+	sigA.waitFor(t, "a", true, 30*time.Second)
+	sigB.waitFor(t, "b", true, 30*time.Second)
+
+	// A renegotiation through the new server: a's track reaches b.
+	src, err := media.Open("../testdata/media/opus.ogg", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddTrack(src.Track()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	played := make(chan error, 1)
+	go func() { played <- src.Run(ctx) }()
+	defer func() { cancel(); <-played }()
+	select {
+	case k := <-tracks:
+		if k != webrtc.MimeTypeOpus {
+			t.Fatalf("got a %s track, want Opus", k)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the track added after the restart never arrived; states a: %v, b: %v", &stA, &stB)
+	}
+	if err := b.SendChat("after the restart"); err != nil {
+		t.Fatal(err)
+	}
+	inA.expect(t, "after the restart")
+	for name, l := range map[string]*stateLog{"a": &stA, "b": &stB} {
+		if l.seen(client.StatePeerLeft) || l.seen(client.StateFailed) {
+			t.Errorf("%s saw the call break: %v", name, l)
+		}
+	}
+	if a.State() != client.StateConnected || b.State() != client.StateConnected {
+		t.Fatalf("states after the restart: a %v, b %v", a.State(), b.State())
+	}
+}
