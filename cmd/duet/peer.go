@@ -31,6 +31,10 @@ type peerConfig struct {
 	timeout time.Duration
 	origin  string
 	verbose bool
+
+	// reconnectFor bounds how long a dropped signaling connection is
+	// redialled before the call ends with exit 8; 0 does not redial.
+	reconnectFor time.Duration
 }
 
 type stringList []string
@@ -53,6 +57,7 @@ func runPeerIO(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.BoolVar(&cfg.loop, "loop", false, "start --play files over when they end")
 	fs.StringVar(&cfg.record, "record", "", "directory to write each remote track to (.ivf video, .ogg audio)")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "end the whole call after this long, with exit code 6 (0: no limit)")
+	fs.DurationVar(&cfg.reconnectFor, "reconnect-for", client.DefaultReconnect.Total, "when the signaling connection drops, reconnect and resume for up to this long before exiting with code 8 (0: exit at once)")
 	fs.StringVar(&cfg.origin, "origin", "", "Origin header for the WebSocket, if the server's allow-list needs one")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log signaling and WebRTC details on stderr")
 	flagenv.Usage(fs)
@@ -103,6 +108,12 @@ func runCall(ctx context.Context, cfg peerConfig, stdin io.Reader, stdout, stder
 		client.WithLogger(log),
 		client.WithOnStateChange(r.state),
 		client.WithOnChat(r.chat),
+		client.WithOnSignalingChange(r.signaling),
+	}
+	if cfg.reconnectFor > 0 {
+		opts = append(opts, client.WithReconnect(client.Reconnect{Total: cfg.reconnectFor}))
+	} else {
+		opts = append(opts, client.WithoutReconnect())
 	}
 	for _, s := range sources {
 		opts = append(opts, client.WithTracks(s.Track()))
@@ -184,6 +195,16 @@ func (r *peerRun) state(s client.State) {
 		if r.connected.Load() {
 			r.end(nil) // the other side hung up: the call is over
 		}
+	}
+}
+
+// signaling says on stderr when the server connection drops and when the
+// call is back in its room; the call itself goes on peer to peer.
+func (r *peerRun) signaling(up bool) {
+	if up {
+		fmt.Fprintln(r.stderr, "duet peer: signaling back; room resumed")
+	} else {
+		fmt.Fprintln(r.stderr, "duet peer: signaling lost; reconnecting")
 	}
 }
 

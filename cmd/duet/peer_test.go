@@ -15,6 +15,7 @@ import (
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/media"
 	"github.com/duet-call/duet/internal/server"
+	"github.com/duet-call/duet/internal/signal"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -38,7 +39,15 @@ func (s *syncBuffer) String() string {
 
 func startTestServer(t *testing.T) *server.Server {
 	t.Helper()
-	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	return startTestServerAt(t, "127.0.0.1:0", nil)
+}
+
+// startTestServerAt runs a server on addr with the given resume secret
+// (nil: a random one), so that a restart on the same port can honour the
+// tokens of the first.
+func startTestServerAt(t *testing.T, addr string, secret []byte) *server.Server {
+	t.Helper()
+	srv, err := server.New(server.Config{Addr: addr, Logger: slog.New(slog.DiscardHandler), Signal: signal.Config{ResumeSecret: secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,20 +221,86 @@ func TestPeerExitCodes(t *testing.T) {
 	}
 }
 
+// TestPeerServerGoneMidCall: a server that goes away and stays away ends
+// duet peer with exit 8: at once with --reconnect-for 0, else once the
+// reconnect time has run out, after saying it is reconnecting.
 func TestPeerServerGoneMidCall(t *testing.T) {
-	srv := startTestServer(t)
-	p := startPeer(t, "--verbose", "--server", srv.URL(), "--room", "gone")
+	for _, tc := range []struct {
+		reconnectFor string
+		reconnects   bool
+	}{{"0", false}, {"2s", true}} {
+		t.Run("reconnect-for "+tc.reconnectFor, func(t *testing.T) {
+			srv := startTestServer(t)
+			p := startPeer(t, "--verbose", "--server", srv.URL(), "--room", "gone", "--reconnect-for", tc.reconnectFor)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := client.Dial(ctx, srv.URL(), "gone")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			waitOutput(t, "stderr", p.stderr, "connected")
+			srv.Shutdown(ctx)
+			if code := p.wait(t, 20*time.Second); code != exitServerGone {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitServerGone, p.stderr)
+			}
+			if got := strings.Contains(p.stderr.String(), "signaling lost; reconnecting"); got != tc.reconnects {
+				t.Fatalf("reconnecting reported: %v, want %v; stderr:\n%s", got, tc.reconnects, p.stderr)
+			}
+		})
+	}
+}
+
+// TestPeerServerRestart: the server restarts on the same port with the
+// same resume secret while duet peer is in a call. duet peer does not
+// exit: it resumes its place, the other peer never sees it leave, and
+// chat still reaches it afterwards.
+func TestPeerServerRestart(t *testing.T) {
+	secret := []byte("resume secret kept across the restart")
+	srv := startTestServerAt(t, "127.0.0.1:0", secret)
+	addr := srv.Addr().String()
+	p := startPeer(t, "--verbose", "--server", srv.URL(), "--room", "restart")
+	got := make(chan string, 8)
+	left := make(chan client.State, 8)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, srv.URL(), "gone")
+	c, err := client.Dial(ctx, srv.URL(), "restart",
+		client.WithOnChat(func(s string) { got <- s }),
+		client.WithReconnect(client.Reconnect{Initial: 100 * time.Millisecond, Max: time.Second}),
+		client.WithOnStateChange(func(s client.State) {
+			if s == client.StatePeerLeft {
+				left <- s
+			}
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	waitOutput(t, "stderr", p.stderr, "connected")
+	if err := c.WaitChat(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	srv.Shutdown(ctx)
-	if code := p.wait(t, 20*time.Second); code != exitServerGone {
-		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitServerGone, p.stderr)
+	waitOutput(t, "stderr", p.stderr, "signaling lost; reconnecting")
+	startTestServerAt(t, addr, secret)
+	waitOutput(t, "stderr", p.stderr, "signaling back; room resumed")
+
+	io.WriteString(p.stdin, "after the restart\n")
+	select {
+	case s := <-got:
+		if s != "after the restart" {
+			t.Fatalf("chat %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("chat from duet peer never arrived; stderr:\n%s", p.stderr)
+	}
+	select {
+	case code := <-p.code:
+		t.Fatalf("duet peer exited with %d across the restart; stderr:\n%s", code, p.stderr)
+	case <-left:
+		t.Fatal("the other peer saw duet peer leave")
+	default:
 	}
 }
 
