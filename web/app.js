@@ -178,7 +178,7 @@ function onMessage(msg) {
       session = { polite: !!msg.polite, iceServers: msg.iceServers || [] };
       if (msg.peerPresent) {
         peerArrived(msg.peer, !!msg.resumed);
-      } else if (msg.resumed && call && call.pc.connectionState === "connected") {
+      } else if (msg.resumed && call && (call.pc.connectionState === "connected" || call.outage)) {
         // We are back after a server restart before the other peer is:
         // the media still flows peer to peer, so keep the call; the peer
         // resumes too (peer-joined, same id) or the connection fails.
@@ -235,8 +235,8 @@ function onError(msg) {
  */
 function peerArrived(peerId, resumed) {
   if (call && resumed && peerId && call.peerId === peerId) {
-    if (call.pc.connectionState !== "connected") call.restartIce();
-    callStateChanged(/** @type {any} */ (call.pc.connectionState));
+    call.peerBack(); // re-sends a cut offer, or restarts ICE (impolite side)
+    call.connectionChanged();
     return;
   }
   closeCall();
@@ -267,6 +267,7 @@ function peerArrived(peerId, resumed) {
 function callStateChanged(s) {
   if (s === "connected") setState("connected");
   else if (s === "failed") setState("failed");
+  else if (s === "reconnecting") setState("reconnecting"); // ICE restart under way
   else if (s === "new" || s === "connecting" || s === "disconnected") setState("connecting");
 }
 

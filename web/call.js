@@ -11,7 +11,18 @@ export const MAX_CHAT_BYTES = 16 * 1024;
 const FIRST_OFFER_WAIT_MS = 3000;
 
 /**
- * @typedef {"new"|"connecting"|"connected"|"disconnected"|"failed"|"closed"} CallState
+ * ICE restart (docs/protocol.md, "ICE restart"; the Go SDK keeps the same
+ * rule): a connection that had connected and is then disconnected for
+ * this long, or failed, gets an ICE restart from the impolite peer.
+ */
+export const ICE_RESTART_GRACE_MS = 3000;
+/** An outage not repaired after this long is reported as failed. */
+export const ICE_RESTART_GIVE_UP_MS = 30000;
+
+/**
+ * @typedef {"new"|"connecting"|"connected"|"disconnected"|"failed"|"closed"|"reconnecting"} CallState
+ * "reconnecting" is the call's own: a connection that had connected lost
+ * its path and ICE is being restarted (see connectionChanged).
  * @typedef {{
  *   send: (msg: {type: string, [key: string]: any}) => boolean,
  *   polite: boolean,
@@ -41,8 +52,15 @@ export class Call {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.settingRemoteAnswer = false;
-    this.restarted = false;
     this.waitedForOffer = false;
+    // ICE restart state: see connectionChanged.
+    this.wasConnected = false;
+    this.outage = false;
+    this.lastRestart = 0;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    this.graceTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    this.giveUpTimer = undefined;
     // Incoming descriptions and candidates are handled one at a time, in
     // order, so a candidate never overtakes the offer it belongs to.
     /** @type {Promise<void>} */
@@ -111,16 +129,40 @@ export class Call {
     }
   }
 
+  /**
+   * Follows the connection state. A connection that never connected and
+   * fails is reported as failed: a restart would gather the same
+   * candidates. One that had connected is in an outage until it connects
+   * again: it shows as "reconnecting", the impolite peer restarts ICE
+   * when the connection fails or stays disconnected for the grace, and
+   * after the give-up time the outage is reported as failed.
+   */
   connectionChanged() {
     const state = /** @type {CallState} */ (this.pc.connectionState);
-    if (state === "connected") this.restarted = false;
-    if (state === "failed" && !this.restarted) {
-      // One ICE restart per failure: a network change may have broken
-      // the path; negotiationneeded sends the new offer.
-      this.restarted = true;
-      this.pc.restartIce();
+    if (state === "connected") {
+      this.wasConnected = true;
+      this.endOutage();
+    } else if ((state === "disconnected" || state === "failed") && this.wasConnected) {
+      if (!this.outage) {
+        this.outage = true;
+        this.graceTimer = setTimeout(() => this.restartIce(), ICE_RESTART_GRACE_MS);
+        this.giveUpTimer = setTimeout(() => {
+          if (this.closed || !this.outage) return;
+          console.warn("call: the connection did not come back; giving up");
+          this.endOutage();
+          this.opts.onState && this.opts.onState("failed");
+        }, ICE_RESTART_GIVE_UP_MS);
+      }
+      if (state === "failed") this.restartIce();
     }
-    this.opts.onState && this.opts.onState(state);
+    const shown = this.outage && state !== "closed" ? "reconnecting" : state;
+    this.opts.onState && this.opts.onState(shown);
+  }
+
+  endOutage() {
+    this.outage = false;
+    clearTimeout(this.graceTimer);
+    clearTimeout(this.giveUpTimer);
   }
 
   /**
@@ -167,9 +209,40 @@ export class Call {
     }
   }
 
-  /** Restarts ICE, for when the other peer is back after an outage. */
+  /**
+   * Restarts ICE during an outage, if this peer is the one to: the
+   * impolite peer, as the protocol says, so the two never collide on
+   * restart offers (a polite Go peer cannot roll one back). The polite
+   * peer waits for that offer. Restarts are at least the grace apart, so
+   * one that fails again is retried, not stormed; negotiationneeded sends
+   * the offer.
+   */
   restartIce() {
-    if (!this.closed) this.pc.restartIce();
+    if (this.closed || !this.outage || this.polite) return;
+    const wait = this.lastRestart + ICE_RESTART_GRACE_MS - Date.now();
+    if (wait > 0) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = setTimeout(() => this.restartIce(), wait);
+      return;
+    }
+    this.lastRestart = Date.now();
+    console.info("call: restarting ICE");
+    this.pc.restartIce();
+  }
+
+  /**
+   * The same peer is back in the room after a signaling outage (of either
+   * side). What the outage may have cut is picked up again: an offer of
+   * ours still unanswered is sent again (the server may have lost it or
+   * its answer), and an interrupted path gets its ICE restart.
+   */
+  peerBack() {
+    if (this.closed) return;
+    if (this.pc.signalingState === "have-local-offer" && this.pc.localDescription) {
+      this.opts.send({ type: "description", description: this.pc.localDescription });
+      return;
+    }
+    this.restartIce();
   }
 
   /**
@@ -209,6 +282,7 @@ export class Call {
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.endOutage();
     this.pc.onnegotiationneeded = null;
     this.pc.onicecandidate = null;
     this.pc.ontrack = null;

@@ -35,7 +35,7 @@ export const en = {
     "peer-left": "The other person left. Waiting for someone to join this link…",
     "room-full": "This call already has two people in it.",
     failed: "The connection failed. Check your network, or try again.",
-    reconnecting: "Lost the connection to the server. Reconnecting…",
+    reconnecting: "The connection dropped. Reconnecting…",
     "server-gone": "The server went away. Trying to reconnect…",
     ended: "You left the call.",
     error: "Something went wrong: ",
