@@ -21,10 +21,17 @@
 // pre-negotiated "chat" data channel (id 0) with the JSON text messages
 // the web app sends.
 //
+// A call survives outages as the web app does: when the signaling
+// WebSocket drops it reconnects with backoff and resumes its place with
+// the server's resume token (Reconnect), keeping the peer connection, and
+// when the media path breaks the impolite peer restarts ICE (ICERestart).
+// docs/protocol.md gives the rules both clients follow.
+//
 // Inside, one event loop goroutine owns the call's state: WebSocket
 // messages, pion callbacks and requests such as AddTrack all reach it as
 // events, so negotiation needs no locks. One goroutine reads the WebSocket
-// and one writes it, from a bounded queue. Handlers given as options run
+// and one writes it, from a bounded queue; while signaling is down one
+// more redials. Handlers given as options run
 // in order on one more goroutine (track handlers each on their own), and
 // Close waits for all of them: a closed call leaves no goroutine behind.
 package client
