@@ -67,6 +67,9 @@ type scenario struct {
 	wantExit int
 	// check judges the pairs A and B selected.
 	check func(a, b path) error
+	// relayed: the call goes through TURN, and the relay must have refused
+	// to reach a peer's private host candidate (its default policy is on).
+	relayed bool
 }
 
 var scenarios = []scenario{
@@ -96,18 +99,21 @@ var scenarios = []scenario{
 		},
 	},
 	{
-		name:  "2a-A-symmetric",
-		topo:  natlab.Topology{A: natlab.NAT{Kind: natlab.Symmetric}, B: natlab.NAT{Kind: natlab.EndpointIndependent}},
-		check: throughRelay,
+		name:    "2a-A-symmetric",
+		topo:    natlab.Topology{A: natlab.NAT{Kind: natlab.Symmetric}, B: natlab.NAT{Kind: natlab.EndpointIndependent}},
+		check:   throughRelay,
+		relayed: true,
 	},
 	{
-		name:  "2b-both-symmetric",
-		topo:  natlab.Topology{A: natlab.NAT{Kind: natlab.Symmetric}, B: natlab.NAT{Kind: natlab.Symmetric}},
-		check: throughRelay,
+		name:    "2b-both-symmetric",
+		topo:    natlab.Topology{A: natlab.NAT{Kind: natlab.Symmetric}, B: natlab.NAT{Kind: natlab.Symmetric}},
+		check:   throughRelay,
+		relayed: true,
 	},
 	{
-		name: "3-udp-blocked-at-A",
-		topo: natlab.Topology{A: natlab.NAT{BlockUDP: true}, B: natlab.NAT{Kind: natlab.EndpointIndependent}},
+		name:    "3-udp-blocked-at-A",
+		topo:    natlab.Topology{A: natlab.NAT{BlockUDP: true}, B: natlab.NAT{Kind: natlab.EndpointIndependent}},
+		relayed: true,
 		check: func(a, b path) error {
 			if a["local"] != "relay" || a["relay-protocol"] != "tcp" {
 				return fmt.Errorf("A: want a local relay candidate over TCP, got %v", a)
@@ -346,6 +352,11 @@ func runScenario(t *testing.T, duet string, sc scenario) {
 	}
 
 	rtt := chatRoundTrip(ctx, t, sc.name, a, b)
+	if sc.relayed {
+		if _, err := srv.WaitLine(ctx, "stderr", "reason=private"); err != nil {
+			t.Errorf("the relay never refused a private peer address: %v", err)
+		}
+	}
 
 	// Media: A sends VP8 video, B Opus audio; each records the other.
 	waitFile(ctx, t, dirB, "video-*.ivf", 6000)
