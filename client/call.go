@@ -43,13 +43,18 @@ type Call struct {
 	sigUp  bool // in the room on the server (false while reconnecting)
 
 	// Loop-owned state (only the loop goroutine touches these).
-	sig     *sigConn // the signaling connection, nil while reconnecting
-	resume  string   // the token of the last joined
-	lostAt  time.Time
-	ice     []webrtc.ICEServer
-	tracks  []webrtc.TrackLocal
-	peer    *peer
-	closing bool
+	sig    *sigConn // the signaling connection, nil while reconnecting
+	resume string   // the token of the last joined
+	lostAt time.Time
+	ice    []webrtc.ICEServer
+	tracks []webrtc.TrackLocal
+	peer   *peer
+	// peerHere: the server says the other peer is in the room (joined,
+	// peer-joined); false after peer-left and after a resume that found
+	// the room without it. A connection kept across a resume may belong to
+	// a peer that left meanwhile; this tells the two apart.
+	peerHere bool
+	closing  bool
 }
 
 // Dial joins room on the duet server at serverURL (http(s)://host:port,
@@ -293,6 +298,7 @@ func (c *Call) handleSignal(sc *sigConn, m protocol.Message) {
 		c.newPeer(v.Peer)
 	case *protocol.PeerLeft:
 		c.log.Debug("peer left", "reason", v.Reason)
+		c.peerHere = false
 		c.dropPeer()
 		c.setState(StatePeerLeft)
 	case *protocol.Description:

@@ -56,6 +56,14 @@ func (c *Call) connState(p *peer, s webrtc.PeerConnectionState) {
 			return
 		}
 		c.startOutage(p)
+	case webrtc.PeerConnectionStateClosed:
+		// Not by us (dropPeer makes it not current first): the other
+		// peer closed its end (DTLS close_notify), as when it hangs up
+		// while signaling is down and no peer-left can reach us.
+		c.log.Info("the peer closed the connection")
+		c.peerHere = false
+		c.dropPeer()
+		c.setState(StatePeerLeft)
 	case webrtc.PeerConnectionStateFailed:
 		if !p.connected {
 			c.log.Warn("peer connection failed")
@@ -79,11 +87,20 @@ func (c *Call) startOutage(p *peer) {
 	p.graceTimer = time.AfterFunc(pol.Grace, func() { c.post(func() { c.restartICE(p) }) })
 	p.giveUpTimer = time.AfterFunc(pol.GiveUp, func() {
 		c.post(func() {
-			if p == c.peer && p.outage {
-				c.log.Warn("media path not back; giving up", "after", pol.GiveUp, "iceRestarts", p.restarts)
-				p.endOutage()
-				c.setState(StateFailed)
+			if p != c.peer || !p.outage {
+				return
 			}
+			p.endOutage()
+			if !c.peerHere && c.sig != nil {
+				// Back in the room, and the peer is not: it left while
+				// we could not hear peer-left.
+				c.log.Info("media path not back and the peer is not in the room: it left", "after", pol.GiveUp)
+				c.dropPeer()
+				c.setState(StatePeerLeft)
+				return
+			}
+			c.log.Warn("media path not back; giving up", "after", pol.GiveUp, "iceRestarts", p.restarts)
+			c.setState(StateFailed)
 		})
 	})
 }

@@ -56,6 +56,7 @@ const politeFirstOfferWait = 3 * time.Second
 func (c *Call) newPeer(id string) {
 	c.dropPeer()
 	c.peerID = id
+	c.peerHere = true
 	c.setState(StateConnecting)
 	p, err := c.openPeer()
 	if err != nil {

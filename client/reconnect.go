@@ -198,7 +198,9 @@ func (c *Call) rejoined(r redialResult) {
 	case c.peer != nil:
 		// We are back before the other peer (a restarted server has not
 		// heard from it yet). Keep the connection: the peer resumes too
-		// (peer-joined, same id), or it left and the connection fails.
+		// (peer-joined, same id), or it left while we were away, the
+		// connection breaks, and the outage ends as peer-left.
+		c.peerHere = false
 		c.setState(c.peerState())
 	default:
 		c.setState(c.lastAloneState())
@@ -212,6 +214,7 @@ func (c *Call) rejoined(r redialResult) {
 // made now, and an interrupted media path gets its ICE restart.
 func (c *Call) peerBack() {
 	p := c.peer
+	c.peerHere = true
 	c.setState(c.peerState())
 	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
 		c.log.Debug("sending our unanswered offer again")

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -179,5 +180,47 @@ func TestServerRestartMidCall(t *testing.T) {
 	}
 	if a.State() != client.StateConnected || b.State() != client.StateConnected {
 		t.Fatalf("states after the restart: a %v, b %v", a.State(), b.State())
+	}
+}
+
+// TestPeerLeftDuringServerRestart: the other peer goes away while the
+// server is down, so no peer-left can reach us. If it hangs up, its
+// closing connection (DTLS close_notify) tells us; if it vanishes (its
+// network is gone too), the media outage runs out while the room we
+// resumed stays without it. Either way the call reports peer-left, not
+// failed, and waits in its room for the next peer.
+func TestPeerLeftDuringServerRestart(t *testing.T) {
+	for _, vanish := range []bool{false, true} {
+		t.Run(fmt.Sprintf("vanishes %v", vanish), func(t *testing.T) {
+			testPeerLeftDuringRestart(t, vanish)
+		})
+	}
+}
+
+func testPeerLeftDuringRestart(t *testing.T, vanish bool) {
+	secret := []byte("a resume secret shared by restarts")
+	srv := startServerAt(t, "127.0.0.1:0", secret)
+	addr := srv.Addr().String()
+	backoff := client.WithReconnect(client.Reconnect{Initial: 100 * time.Millisecond, Max: time.Second, Total: 60 * time.Second})
+	policy := client.WithICERestart(client.ICERestart{Grace: 500 * time.Millisecond, GiveUp: 3 * time.Second})
+	_, seA := cuttablePeer(t)
+	connB, seB := cuttablePeer(t)
+	var stA stateLog
+	sigA := make(signalingLog, 8)
+	a := dial(t, srv.URL(), "left-away", seA, backoff, policy, stA.option(), sigA.option())
+	b := dial(t, srv.URL(), "left-away", seB, backoff, policy)
+	waitChat(t, a, b)
+
+	shutdown(srv)
+	sigA.waitFor(t, "a", false, 20*time.Second)
+	if vanish {
+		connB.cut.Store(true) // its close_notify never arrives
+	}
+	b.Close()
+	startServerAt(t, addr, secret)
+	sigA.waitFor(t, "a", true, 30*time.Second)
+	waitState(t, "a", a, client.StatePeerLeft)
+	if stA.seen(client.StateFailed) {
+		t.Fatalf("a reported failed: %v", &stA)
 	}
 }
