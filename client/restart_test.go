@@ -3,6 +3,8 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -55,6 +57,18 @@ func (l *stateLog) seen(s client.State) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Contains(l.all, s)
+}
+
+func (l *stateLog) count(s client.State) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, st := range l.all {
+		if st == s {
+			n++
+		}
+	}
+	return n
 }
 
 func (l *stateLog) String() string {
@@ -174,8 +188,8 @@ func TestServerRestartMidCall(t *testing.T) {
 	}
 	inA.expect(t, "after the restart")
 	for name, l := range map[string]*stateLog{"a": &stA, "b": &stB} {
-		if l.seen(client.StatePeerLeft) || l.seen(client.StateFailed) {
-			t.Errorf("%s saw the call break: %v", name, l)
+		if l.seen(client.StatePeerLeft) || l.seen(client.StateFailed) || l.count(client.StateConnecting) != 1 {
+			t.Errorf("%s saw the call break or start over: %v", name, l)
 		}
 	}
 	if a.State() != client.StateConnected || b.State() != client.StateConnected {
@@ -222,5 +236,112 @@ func testPeerLeftDuringRestart(t *testing.T, vanish bool) {
 	waitState(t, "a", a, client.StatePeerLeft)
 	if stA.seen(client.StateFailed) {
 		t.Fatalf("a reported failed: %v", &stA)
+	}
+}
+
+// cutProxy forwards TCP connections to a server; cut drops every current
+// one at once, as a network blip on one peer's side would, while new
+// connections still get through.
+type cutProxy struct {
+	ln    net.Listener
+	to    string
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, to string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, to: to}
+	p.wg.Go(p.accept)
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) accept() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.to)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Go(func() { io.Copy(out, in); out.Close() })
+		p.wg.Go(func() { io.Copy(in, out); in.Close() })
+	}
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestSignalingBlip: one peer's signaling connection breaks (no close
+// frame, the server stays up). The server keeps its place as a ghost; the
+// peer redials and resumes; the other peer never sees it leave, and the two
+// renegotiate afterwards.
+func TestSignalingBlip(t *testing.T) {
+	srv := startServer(t)
+	proxy := newCutProxy(t, srv.Addr().String())
+	tracks := make(chan string, 4)
+	onTrack := client.WithOnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		tracks <- tr.Codec().MimeType
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+		}
+	})
+	backoff := client.WithReconnect(client.Reconnect{Initial: 100 * time.Millisecond, Max: time.Second})
+	var stA, stB stateLog
+	sigA := make(signalingLog, 8)
+	a := dial(t, "http://"+proxy.ln.Addr().String(), "blip", backoff, stA.option(), sigA.option())
+	b := dial(t, srv.URL(), "blip", stB.option(), onTrack)
+	waitChat(t, a, b)
+
+	proxy.cut()
+	sigA.waitFor(t, "a", false, 20*time.Second)
+	sigA.waitFor(t, "a", true, 30*time.Second)
+
+	src, err := media.Open("../testdata/media/opus.ogg", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddTrack(src.Track()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	played := make(chan error, 1)
+	go func() { played <- src.Run(ctx) }()
+	defer func() { cancel(); <-played }()
+	select {
+	case <-tracks:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the track added after the blip never arrived; states a: %v, b: %v", &stA, &stB)
+	}
+	if stB.seen(client.StatePeerLeft) || stA.seen(client.StatePeerLeft) {
+		t.Fatalf("a leave was seen: a %v, b %v", &stA, &stB)
+	}
+	// b kept its peer connection: it never went back to connecting.
+	if n := stB.count(client.StateConnecting); n != 1 {
+		t.Fatalf("b connected %d times: %v", n, &stB)
 	}
 }
