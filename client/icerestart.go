@@ -121,10 +121,11 @@ func (p *peer) endOutage() {
 // settles that first). Restarts are at least Grace apart: a restart that
 // fails again is retried, not stormed.
 func (c *Call) restartICE(p *peer) {
-	if p != c.peer || !p.outage || c.Polite() || c.sig == nil {
+	if p != c.peer || !p.outage || c.Polite() {
 		return
 	}
-	if p.pc.SignalingState() != webrtc.SignalingStateStable {
+	if c.sig == nil || p.pc.SignalingState() != webrtc.SignalingStateStable {
+		p.restartPending = true
 		return
 	}
 	if wait := c.cfg.iceRestart.Grace - time.Since(p.lastRestart); !p.lastRestart.IsZero() && wait > 0 {
@@ -142,6 +143,7 @@ func (c *Call) restartICE(p *peer) {
 	}
 	p.restarts++
 	p.lastRestart = time.Now()
+	p.restartPending = false
 	c.log.Info("restarting ICE", "restart", p.restarts)
 	c.sendDescription(p.pc.LocalDescription())
 }

@@ -42,6 +42,9 @@ type peer struct {
 	giveUpTimer *time.Timer // reports StateFailed if the outage lasts
 	lastRestart time.Time
 	restarts    int // ICE restarts made with this peer
+	// restartPending: a restart was due but had to wait for signaling or
+	// for an offer in flight; the resume or the answer makes it.
+	restartPending bool
 }
 
 // politeFirstOfferWait is how long a polite peer waits for the impolite
@@ -296,6 +299,12 @@ func (c *Call) handleDescription(d protocol.SessionDescription) {
 			return
 		}
 		c.sendDescription(p.pc.LocalDescription())
+		return
+	}
+	// An answer: stable again. A restart that had to wait for this
+	// negotiation (restartICE needs stable) is made now.
+	if p.outage && p.restartPending {
+		c.restartICE(p)
 	}
 }
 
