@@ -169,3 +169,34 @@ func directCall(se webrtc.SettingEngine) (time.Duration, error) {
 		return 0, fmt.Errorf("direct call did not open its chat channel")
 	}
 }
+
+// BenchmarkResume: a call is up; one peer's signaling socket is cut (a
+// proxy closes it, the server stays up). The clock runs from the cut to
+// the moment that peer is back in its room with its place resumed. The
+// first backoff is 1 ms, so the figure is the SDK's and the server's work
+// (noticing the drop, dialing, the resumed join), not the policy's wait.
+func BenchmarkResume(b *testing.B) {
+	srv := startServer(b, signal.Config{JoinRate: 1e6, JoinBurst: 1e6})
+	proxy := newCutProxy(b, srv.Addr().String())
+	up := make(chan bool, 4)
+	a := dial(b, "http://"+proxy.ln.Addr().String(), "resume-bench",
+		client.WithReconnect(client.Reconnect{Initial: time.Millisecond, Max: 10 * time.Millisecond}),
+		client.WithOnSignalingChange(func(s bool) { up <- s }))
+	peer := dial(b, srv.URL(), "resume-bench")
+	waitChat(b, a, peer)
+	var times []time.Duration
+	for range b.N {
+		start := time.Now()
+		proxy.cut()
+		for s := range up {
+			if s {
+				break
+			}
+		}
+		times = append(times, time.Since(start))
+	}
+	if st := peer.State(); st != client.StateConnected {
+		b.Fatalf("the other peer is %v after %d resumes", st, b.N)
+	}
+	reportPercentiles(b, times)
+}

@@ -250,7 +250,7 @@ type cutProxy struct {
 	wg    sync.WaitGroup
 }
 
-func newCutProxy(t *testing.T, to string) *cutProxy {
+func newCutProxy(t testing.TB, to string) *cutProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
