@@ -1,6 +1,10 @@
 // Package signal is duet's signaling server: rooms of two, the hub that owns
 // them, and one WebSocket session per client.
 //
+// The hub runs on a bus.Bus chosen at wiring (bus.Local by default, NATS
+// with --nats) and does not know which: a place in a room is either one of
+// this node's sessions or a stub standing for a peer on another node.
+//
 // Locking: Hub.mu guards the room registry and every session's room and role.
 // Nothing blocks while it is held: sending to a session is a non-blocking
 // push onto that session's bounded queue, and a session whose queue is full is
@@ -12,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/duet-call/duet/internal/bus"
 	"github.com/duet-call/duet/protocol"
 )
 
@@ -60,6 +65,10 @@ type Config struct {
 
 	// Observer hears joins, relays, refusals and the like, for metrics.
 	Observer Observer
+
+	// Bus reaches peers on other nodes and holds the cluster-wide room
+	// directory. Nil means bus.Local: one node, nothing started.
+	Bus bus.Bus
 }
 
 func (c Config) withDefaults() Config {
@@ -108,6 +117,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
+	}
+	if c.Bus == nil {
+		c.Bus = bus.Local{}
 	}
 	if c.ICEServers == nil {
 		c.ICEServers = func(string) []protocol.ICEServer { return []protocol.ICEServer{} }

@@ -2,17 +2,21 @@ package signal
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/duet-call/duet/internal/bus"
 	"github.com/duet-call/duet/protocol"
 )
 
 // Hub owns every room. Sessions call into it from their reader goroutines.
 type Hub struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	bus  bus.Bus
+	node string // this node's id on the bus
 
 	mu        sync.Mutex
 	rooms     map[string]*room
@@ -43,27 +47,34 @@ func (r *room) other(s *session) *session {
 	return nil
 }
 
-func (r *room) empty() bool { return r.peers[0] == nil && r.peers[1] == nil }
+// empty reports whether no place is held by this node: a room kept only
+// for a stub has no one here to tell anything.
+func (r *room) empty() bool { return !r.local(0) && !r.local(1) }
+
+func (r *room) local(i int) bool { return r.peers[i] != nil && r.peers[i].remote == "" }
 
 // NewHub makes a hub with cfg (zero fields take their defaults).
 func NewHub(cfg Config, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Hub{
+	h := &Hub{
 		cfg:      cfg.withDefaults(),
 		log:      log,
 		rooms:    map[string]*room{},
 		sessions: map[*session]struct{}{},
 		ips:      map[string]*ipState{},
 	}
+	h.bus, h.node = h.cfg.Bus, h.cfg.Bus.Node()
+	h.bus.Attach(h)
+	return h
 }
 
 // Stats is a snapshot of the hub's size.
 type Stats struct {
 	Sessions int // open connections
-	Rooms    int // rooms with at least one place taken
-	Peers    int // places taken, ghosts included
+	Rooms    int // rooms with at least one place taken here
+	Peers    int // places taken here, ghosts included (not peers on other nodes)
 	Ghosts   int // places held for a dropped peer that may resume
 }
 
@@ -74,7 +85,7 @@ func (h *Hub) Stats() Stats {
 	st := Stats{Sessions: len(h.sessions), Rooms: len(h.rooms)}
 	for _, r := range h.rooms {
 		for _, p := range r.peers {
-			if p != nil {
+			if p != nil && p.remote == "" {
 				st.Peers++
 				if p.ghost {
 					st.Ghosts++
@@ -86,50 +97,77 @@ func (h *Hub) Stats() Stats {
 }
 
 // join puts s into room id, or gives it back its place if resume is a valid
-// token for this room. The joined reply and the partner's peer-joined are
-// queued under the lock, so no relay from the partner can overtake them.
+// token for this room. The place is claimed from the bus's directory first,
+// without the lock (on NATS that is a round trip); then, under the lock, the
+// joined reply and the partner's peer-joined are queued, so no relay from
+// the partner can overtake them.
 func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *protocol.Error {
 	now := time.Now()
 	h.mu.Lock()
+	if e := h.joinCheckLocked(s, now); e != nil {
+		h.mu.Unlock()
+		return e
+	}
+	tok, resumed := h.parseToken(resume, now)
+	resumed = resumed && tok.room == id
+	me := bus.Place{Peer: newPeerID(), Node: h.node}
+	if resumed {
+		me.Peer, me.Polite = tok.peerID, tok.polite
+	}
+	// Two places already taken here, neither ours: full, whatever the bus says.
+	if r := h.rooms[id]; r != nil && r.peers[0] != nil && r.peers[1] != nil &&
+		r.peers[0].peerID != me.Peer && r.peers[1].peerID != me.Peer {
+		h.mu.Unlock()
+		return errRoomFull()
+	}
+	h.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), joinClaimTimeout)
+	c, err := h.bus.Claim(ctx, id, me, resumed)
+	cancel()
+	if err != nil {
+		if errors.Is(err, bus.ErrRoomFull) {
+			return errRoomFull()
+		}
+		h.log.Warn("join: room directory unavailable", "err", err)
+		return protocol.Errorf(protocol.CodeOverCapacity, "the cluster cannot admit anyone right now; try again")
+	}
+
+	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.draining {
+		h.bus.Release(id, c.Me)
 		return protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down")
-	}
-	if s.room != nil {
-		return protocol.Errorf(protocol.CodeAlreadyIn, "this connection is already in a room; leave it first")
-	}
-	if !s.ip.joins.AllowN(now, 1) {
-		return protocol.Errorf(protocol.CodeRateLimited, "too many joins from this address; wait a moment")
 	}
 	r := h.rooms[id]
 	if r == nil {
 		r = &room{id: id}
 		h.rooms[id] = r
 	}
-	tok, resumed := h.parseToken(resume, now)
-	resumed = resumed && tok.room == id
-
-	slot := -1
 	if resumed {
-		// Take back our own place, from a ghost or from a connection of
-		// ours that the server has not yet noticed is dead.
-		for i, p := range r.peers {
-			if p != nil && p.peerID == tok.peerID {
-				slot = i
+		// Take back our own place, from a ghost, from a connection of
+		// ours that the server has not yet noticed is dead, or from the
+		// stub of our place on another node.
+		for _, p := range r.peers {
+			if p != nil && p.peerID == me.Peer {
 				h.evictLocked(p)
 			}
 		}
 	}
-	if slot < 0 {
-		for i, p := range r.peers {
-			if p == nil {
-				slot = i
-				break
-			}
+	h.mergePartnerLocked(r, c.Partner)
+	slot := -1
+	for i, p := range r.peers {
+		if p == nil {
+			slot = i
+			break
 		}
 	}
 	if slot < 0 {
-		return protocol.Errorf(protocol.CodeRoomFull, "the room already has two people in it")
+		h.bus.Release(id, c.Me)
+		if r.empty() {
+			delete(h.rooms, id)
+		}
+		return errRoomFull()
 	}
 	other := r.peers[1-slot]
 	// The first peer is impolite; a newcomer takes the opposite of whoever
@@ -142,16 +180,14 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 	case resumed:
 		polite = tok.polite
 	}
-	s.peerID = newPeerID()
-	if resumed {
-		s.peerID = tok.peerID
-	}
+	s.peerID = me.Peer
 	r.peers[slot] = s
 	s.room, s.polite = r, polite
 	h.cfg.Observer.Joined(resumed)
-	if other == nil {
+	switch {
+	case other == nil:
 		r.since = now
-	} else if !resumed {
+	case !resumed && other.remote == "":
 		h.cfg.Observer.Paired(now.Sub(r.since))
 	}
 	joined := &protocol.Joined{
@@ -163,8 +199,37 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 		joined.Peer = other.peerID
 	}
 	s.sendMsg(joined)
-	if other != nil {
+	if c.Replaced != nil && c.Replaced.Node != h.node {
+		h.bus.Send(c.Replaced.Node, bus.Envelope{Kind: bus.Evict, Room: id, To: s.peerID, FromNode: h.node})
+	}
+	switch {
+	case other == nil:
+	case other.remote != "":
+		h.bus.Send(other.remote, bus.Envelope{Kind: bus.Joined, Room: id, To: other.peerID, From: s.peerID,
+			FromNode: h.node, Polite: polite, Resumed: resumed})
+	default:
 		other.sendMsg(&protocol.PeerJoined{Peer: s.peerID, Resumed: resumed})
+	}
+	return nil
+}
+
+// joinClaimTimeout bounds how long a join waits for the room directory.
+const joinClaimTimeout = 5 * time.Second
+
+func errRoomFull() *protocol.Error {
+	return protocol.Errorf(protocol.CodeRoomFull, "the room already has two people in it")
+}
+
+// joinCheckLocked refuses a join for reasons that need no room.
+func (h *Hub) joinCheckLocked(s *session, now time.Time) *protocol.Error {
+	if h.draining {
+		return protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down")
+	}
+	if s.room != nil {
+		return protocol.Errorf(protocol.CodeAlreadyIn, "this connection is already in a room; leave it first")
+	}
+	if !s.ip.joins.AllowN(now, 1) {
+		return protocol.Errorf(protocol.CodeRateLimited, "too many joins from this address; wait a moment")
 	}
 	return nil
 }
@@ -179,6 +244,9 @@ func (h *Hub) evictLocked(p *session) {
 		}
 	}
 	p.room = nil
+	if p.remote != "" {
+		return // a stub: its node is told by whoever took the place
+	}
 	if p.ghostTimer != nil {
 		p.ghostTimer.Stop()
 	}
@@ -213,9 +281,18 @@ func (h *Hub) leaveLocked(s *session, reason string) {
 	s.room = nil
 	h.cfg.Observer.Left(reason)
 	// While draining, bye is the last thing a client hears: its partner is
-	// not leaving, the server is, and both will resume elsewhere.
-	if other := r.other(nil); other != nil && !h.draining {
-		other.sendMsg(&protocol.PeerLeft{Reason: reason})
+	// not leaving, the server is, and both will resume elsewhere. On a
+	// cluster the place stays in the directory until they do, or until
+	// other nodes see this one gone.
+	if !h.draining {
+		h.bus.Release(r.id, bus.Place{Peer: s.peerID, Node: h.node})
+		switch other := r.other(nil); {
+		case other == nil:
+		case other.remote != "":
+			h.bus.Send(other.remote, bus.Envelope{Kind: bus.Left, Room: r.id, To: other.peerID, From: s.peerID, FromNode: h.node, Reason: reason})
+		default:
+			other.sendMsg(&protocol.PeerLeft{Reason: reason})
+		}
 	}
 	if r.empty() {
 		delete(h.rooms, r.id)
@@ -234,6 +311,11 @@ func (h *Hub) relay(s *session, data []byte) *protocol.Error {
 	other := s.room.other(s)
 	if other == nil || other.ghost {
 		h.cfg.Observer.Dropped()
+		return nil
+	}
+	if other.remote != "" {
+		h.bus.Send(other.remote, bus.Envelope{Kind: bus.Relay, Room: s.room.id, To: other.peerID, From: s.peerID, FromNode: h.node, Data: data})
+		h.cfg.Observer.Relayed()
 		return nil
 	}
 	other.send(data)

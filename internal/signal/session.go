@@ -57,6 +57,10 @@ type session struct {
 	peerID     string
 	ghost      bool        // the connection has ended; the place waits for a resume
 	ghostTimer *time.Timer // frees the place when the grace period ends
+
+	// remote is set on a stub: not a connection, but the place of a peer
+	// on that node of the cluster. A stub has only peerID and polite.
+	remote string
 }
 
 // send queues data without blocking. A full queue means the client is not
