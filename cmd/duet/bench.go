@@ -35,7 +35,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func benchSignal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("duet bench signal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "http://127.0.0.1:8080", "duet server URL")
+	server := fs.String("server", "http://127.0.0.1:8080", "duet server URL; several, comma-separated, are cluster nodes: the peers of a pair go to different ones (memory is read from the first)")
 	peers := fs.Int("peers", 1000, "peers to connect, in pairs (one room per pair)")
 	rate := fs.Float64("rate", 1000, "relayed messages per second, all pairs together; 0 holds the peers idle")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send (or hold) after the ramp")
@@ -47,11 +47,16 @@ func benchSignal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return flagExit(err)
 	}
-	wsURL, httpBase, err := benchURLs(*server)
-	if err != nil {
-		fmt.Fprintln(stderr, "duet bench signal:", err)
-		return 2
+	var wsURLs []string
+	for _, s := range strings.Split(*server, ",") {
+		u, _, err := benchURLs(s)
+		if err != nil {
+			fmt.Fprintln(stderr, "duet bench signal:", err)
+			return 2
+		}
+		wsURLs = append(wsURLs, u)
 	}
+	wsURL, httpBase, _ := benchURLs(strings.Split(*server, ",")[0])
 	if *metricsURL == "" {
 		*metricsURL = httpBase + "/metrics"
 	}
@@ -60,7 +65,7 @@ func benchSignal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tty := isTerminal(stderr)
 	var rssRamped int64
 	res, err := signalload.Run(ctx, signalload.Config{
-		URL: wsURL, Peers: *peers, Rate: *rate, Duration: *duration, Ramp: *ramp,
+		URL: wsURL, URLs: wsURLs, Peers: *peers, Rate: *rate, Duration: *duration, Ramp: *ramp,
 		Sources: sources(httpBase, *peers, *perSource),
 		// Read the server's memory with every peer connected and idle.
 		OnRamped: func() { rssRamped = readRSS(ctx, *metricsURL) },

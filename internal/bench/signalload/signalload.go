@@ -23,7 +23,10 @@ import (
 // Config says how much load to make. Everything is bounded: Peers
 // connections, Duration of sending, and a deadline for the ramp.
 type Config struct {
-	URL      string        // ws://host:port/ws
+	URL string // ws://host:port/ws
+	// URLs, when set, replace URL: peer i dials URLs[i%len(URLs)], so with
+	// two nodes of a cluster the two peers of each pair are on different nodes.
+	URLs     []string
 	Peers    int           // even; Peers/2 rooms
 	Rate     float64       // relayed messages per second, all pairs together; 0 means idle
 	Duration time.Duration // how long to send at Rate after the ramp
@@ -196,7 +199,11 @@ func (r *run) ramp(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, resp, err := dialer.DialContext(ctx, r.cfg.URL, http.Header{})
+			url := r.cfg.URL
+			if n := len(r.cfg.URLs); n > 0 {
+				url = r.cfg.URLs[i%n]
+			}
+			c, resp, err := dialer.DialContext(ctx, url, http.Header{})
 			if err != nil {
 				code := "dial"
 				if resp != nil {
