@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/pion/stun/v3"
+
+	"github.com/duet-call/duet/internal/bus/natsbus"
 	"github.com/duet-call/duet/internal/flagenv"
 	"github.com/duet-call/duet/internal/metrics"
 	"github.com/duet-call/duet/internal/server"
@@ -44,6 +48,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs.BoolVar(&f.lan, "lan", false, "LAN mode: no STUN/TURN server and no ICE servers handed out; peers connect with host candidates")
 	turn := addTurnFlags(fs)
 	pj := addPeerJSFlags(fs)
+	nf := addNATSFlags(fs)
 	flagenv.Usage(fs)
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return flagExit(err)
@@ -53,10 +58,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "duet serve:", err)
 		return 2
 	}
-	return serve(ctx, fs, &f, turn, pj, log)
+	return serve(ctx, fs, &f, turn, pj, nf, log)
 }
 
-func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags, pj *peerjsFlags, log *slog.Logger) int {
+func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags, pj *peerjsFlags, nf *natsFlags, log *slog.Logger) int {
 	var sig signal.Config
 	cfg := server.Config{Addr: f.addr, Logger: log, Metrics: metrics.New()}
 	var err error
@@ -94,6 +99,25 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 		stopTURN(context.Background())
 		return 2
 	}
+	// The bus is chosen here, once: NATS with --nats, else the hub's
+	// in-process default (nothing NATS-related starts).
+	nb, err := nf.connect(ctx, log.With("part", "nats"))
+	if err != nil {
+		log.Error("nats", "err", err)
+		stopPeerJS(context.Background())
+		stopTURN(context.Background())
+		return 1
+	}
+	stopBus := func() {}
+	if nb != nil {
+		sig.Bus = nb
+		cfg.Metrics.WatchNATS(nb.Stats)
+		stopBus = func() { nb.Close() }
+	}
+	if ts := turn.embedded(); ts != nil {
+		cfg.Metrics.WatchTURN(ts.Stats)
+	}
+	cfg.Ready = readiness(turn, nb)
 	cfg.Signal, cfg.Routes = sig, routes
 
 	srv, err := server.New(cfg)
@@ -102,6 +126,8 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 	}
 	if err != nil {
 		log.Error("start", "err", err)
+		stopBus()
+		stopPeerJS(context.Background())
 		stopTURN(context.Background())
 		return 1
 	}
@@ -114,12 +140,68 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 	log.Info("shutting down", "timeout", f.drain)
 	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
 	defer cancel()
-	err = errors.Join(srv.Shutdown(sctx), stopPeerJS(sctx), stopTURN(sctx))
+	// The hub drains before the bus leaves, so the byes go out while
+	// this node is still part of the cluster.
+	err = srv.Shutdown(sctx)
+	stopBus()
+	err = errors.Join(err, stopPeerJS(sctx), stopTURN(sctx))
 	if err != nil {
 		log.Warn("shutdown", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// readiness is /readyz's check beyond the server's own: the embedded TURN
+// server answering STUN (when there is one) and NATS connected (with --nats).
+func readiness(turn *turnFlags, nb *natsbus.Bus) func() error {
+	return func() error {
+		if ts := turn.embedded(); ts != nil {
+			if err := stunProbe(ts.UDPAddr()); err != nil {
+				return fmt.Errorf("TURN not answering: %w", err)
+			}
+		}
+		if nb != nil {
+			return nb.Ready()
+		}
+		return nil
+	}
+}
+
+// stunProbe sends one STUN binding request to the embedded TURN server's
+// UDP port (on loopback when it listens on every address) and waits up to
+// a second for the answer: a listening socket is not proof that its read
+// loop still answers.
+func stunProbe(addr *net.UDPAddr) error {
+	if addr == nil {
+		return errors.New("not listening")
+	}
+	to := *addr
+	if to.IP.IsUnspecified() {
+		to.IP = net.IPv4(127, 0, 0, 1) // a dual-stack [::] socket takes it too
+	}
+	c, err := net.DialUDP("udp", nil, &to)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write(req.Raw); err != nil {
+		return err
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return err
+		}
+		var res stun.Message
+		res.Raw = buf[:n]
+		if res.Decode() == nil && res.TransactionID == req.TransactionID {
+			return nil
+		}
+	}
 }
 
 // tlsConfig fills cfg.TLS from the TLS flags and moves the default address

@@ -3,6 +3,7 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/duet-call/duet/internal/bus/natsbus"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/duet-call/duet/internal/turnserver"
 )
@@ -57,3 +58,32 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch, c.descs) }
+
+// WatchNATS exports the cluster bus's state and counters, read per scrape.
+func (m *Metrics) WatchNATS(stats func() natsbus.Stats) {
+	m.Register(&scrapeCollector{
+		descs: []*prometheus.Desc{
+			prometheus.NewDesc("duet_nats_connected", "1 while this node is connected to NATS.", nil, nil),
+			prometheus.NewDesc("duet_nats_nodes", "Other duet nodes heard from recently.", nil, nil),
+			prometheus.NewDesc("duet_nats_envelopes_sent_total", "Messages published to peers on other nodes (relays, joins, leaves).", nil, nil),
+			prometheus.NewDesc("duet_nats_envelopes_received_total", "Messages from other nodes delivered to this node's peers.", nil, nil),
+			prometheus.NewDesc("duet_nats_envelopes_dropped_total", "Messages lost between nodes: send queue full, publish failed, or malformed.", nil, nil),
+			prometheus.NewDesc("duet_nats_reconnects_total", "Reconnections to NATS after an outage.", nil, nil),
+			prometheus.NewDesc("duet_nats_nodes_gone_total", "Nodes declared gone after missing heartbeats; their places were freed.", nil, nil),
+		},
+		collect: func(ch chan<- prometheus.Metric, d []*prometheus.Desc) {
+			st := stats()
+			connected := 0.0
+			if st.Connected {
+				connected = 1
+			}
+			ch <- prometheus.MustNewConstMetric(d[0], prometheus.GaugeValue, connected)
+			ch <- prometheus.MustNewConstMetric(d[1], prometheus.GaugeValue, float64(st.Nodes))
+			ch <- prometheus.MustNewConstMetric(d[2], prometheus.CounterValue, float64(st.Sent))
+			ch <- prometheus.MustNewConstMetric(d[3], prometheus.CounterValue, float64(st.Received))
+			ch <- prometheus.MustNewConstMetric(d[4], prometheus.CounterValue, float64(st.Dropped))
+			ch <- prometheus.MustNewConstMetric(d[5], prometheus.CounterValue, float64(st.Reconnects))
+			ch <- prometheus.MustNewConstMetric(d[6], prometheus.CounterValue, float64(st.NodesGone))
+		},
+	})
+}
