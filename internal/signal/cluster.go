@@ -75,8 +75,8 @@ func (h *Hub) Deliver(e bus.Envelope) {
 			h.cfg.Observer.Dropped()
 			return
 		}
-		to.send(e.Data)
-		h.cfg.Observer.Relayed()
+		to.send(e.Data) // counted as relayed by the sending node, once
+
 	case bus.Joined:
 		if other != nil && other.remote == "" {
 			if other.peerID != e.From {

@@ -131,3 +131,30 @@ func readyz(t testing.TB, n *node) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// A NATS server that comes back without its store (the bucket is gone) is
+// survived too: the directory bucket is made again and calls work.
+func TestNATSRestartWithoutStore(t *testing.T) {
+	ns, nodes := startCluster(t, 2)
+	ns.stop()
+	ns.opts.StoreDir = t.TempDir()
+	ns.start()
+	waitFor(t, 20*time.Second, "nodes to reconnect", func() bool {
+		return nodes[0].bus.Ready() == nil && nodes[1].bus.Ready() == nil
+	})
+	inc, ind := newInbox(), newInbox()
+	var c *client.Call
+	waitFor(t, 20*time.Second, "a join to be admitted by the new server", func() bool {
+		var err error
+		c, err = dial(t, nodes[0], "fresh", inc.option())
+		if err != nil && !errors.Is(err, client.ErrServerBusy) {
+			t.Fatalf("join after restart: %v", err)
+		}
+		return err == nil
+	})
+	d := mustDial(t, nodes[1], "fresh", ind.option())
+	chatRoundTrip(t, c, d, inc, ind)
+	if _, err := dial(t, nodes[1], "fresh"); !errors.Is(err, client.ErrRoomFull) {
+		t.Fatalf("third peer after the bucket was remade: %v, want room-full", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/duet-call/duet/internal/bus"
@@ -140,7 +141,9 @@ func (b *Bus) read(ctx context.Context, room string) ([]bus.Place, uint64, jetst
 		return nil, 0, nil, err
 	}
 	e, err := kv.Get(ctx, room)
-	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+	// A server restarted without its store has no bucket: a direct get
+	// then finds no responder. Making it again is idempotent.
+	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
 		if kv, err = b.bucket(ctx, true); err == nil {
 			e, err = kv.Get(ctx, room)
 		}

@@ -141,7 +141,9 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 		nats.ReconnectBufSize(32 << 20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			b.alive.setConnected(false)
-			b.log.Warn("nats: disconnected", "err", err)
+			if err != nil { // nil: our own Close
+				b.log.Warn("nats: disconnected; reconnecting", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			b.reconnects.Add(1)
