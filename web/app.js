@@ -9,16 +9,26 @@
 //   window.duet.room()     the room id, "" on the home page
 //   window.duet.chatOpen() whether the chat data channel is open
 //   window.duet.media()    "audio-video", "audio-only", "video-only" or "receive-only"
+//   window.duet.lang()     "en" or "zh-CN", the language shown
+//   window.duet.remote()   what the other side said of itself: {audio, video, screen, name}
+//   window.duet.stats()    the last connection info sample (stats.js), or null
+//   window.duet.statsHistory() how many samples the chart holds (at most 60)
+//   window.duet.files()    every file transfer of this connection (files.js)
 
 import { Signaling, newRoomId, ROOM_RE, signalingURL } from "./signaling.js";
 import { Call } from "./call.js";
 import { getLocalMedia, stopMedia } from "./media.js";
 import { reportCallOutcome } from "./report.js";
-import { en } from "./strings.js";
+import { en, zh, pickLang, saveLang } from "./strings.js";
+import { Files, MAX_FILE } from "./files.js";
+import { StatsPanel } from "./stats.js";
+import { drawTransferItem } from "./fileview.js";
+import { trackOf, setEnabled, switchDevice, listDevices, canPickSpeaker, ScreenShare } from "./controls.js";
 
 /** @typedef {keyof typeof en.state} State */
 
-const S = en;
+/** The strings shown; the language switch swaps them. */
+let S = pickLang();
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
@@ -45,7 +55,38 @@ const el = {
   chatForm: $("chat-form"),
   chatInput: $("chat-input"),
   chatSend: $("chat-send"),
+  lang: $("lang-switch"),
+  homeName: $("home-name"),
+  callName: $("call-name"),
+  mute: $("mute"),
+  camera: $("camera"),
+  screen: $("screen"),
+  pip: $("pip"),
+  fullscreen: $("fullscreen"),
+  devicesButton: $("devices-button"),
+  infoButton: $("info-button"),
+  devices: $("devices"),
+  stats: $("stats"),
+  cameraSelect: $("camera-select"),
+  micSelect: $("mic-select"),
+  speakerSelect: $("speaker-select"),
+  speakerRow: $("speaker-row"),
+  remoteName: $("remote-name"),
+  remoteMuted: $("remote-muted"),
+  remoteCameraOff: $("remote-camera-off"),
+  remoteSharing: $("remote-sharing"),
+  fileInput: $("file-input"),
+  fileError: $("file-error"),
+  fileList: $("file-list"),
+  shortcuts: $("shortcuts"),
 };
+
+/** Controls that only make sense in a call, hidden once it is over. */
+const inCallOnly = [el.mute, el.camera, el.screen, el.pip, el.fullscreen, el.devicesButton, el.infoButton, el.shortcuts];
+
+/** Longest display name, in characters (docs/protocol.md, hello). */
+const MAX_NAME = 64;
+const NAME_KEY = "duet.name";
 
 const params = new URLSearchParams(location.search);
 // ?relay=1 sends all media through TURN: for testing the relay path.
@@ -62,6 +103,25 @@ let signaling = null;
 let local = null;
 /** What the last joined said: our role and the ICE servers to use. */
 let session = { polite: false, /** @type {RTCIceServer[]} */ iceServers: [] };
+/** File transfers over the current connection's chat channel, once open. */
+/** @type {Files|null} */
+let files = null;
+/** What the other side last said of itself (media and hello messages). */
+let remote = { audio: true, video: true, screen: false, name: "" };
+/** The screen being shared, if any. */
+const screenShare = new ScreenShare(() => screenEnded());
+
+const stats = new StatsPanel({
+  root: el.stats,
+  chart: $("stats-chart"),
+  pc: () => (call ? call.pc : null),
+  strings: () => S,
+  fields: {
+    none: $("stats-none"), list: $("stats-list"), path: $("stats-path"), candidates: $("stats-candidates"),
+    rtt: $("stats-rtt"), send: $("stats-send"), recv: $("stats-recv"), loss: $("stats-loss"),
+    videoIn: $("stats-video-in"), videoOut: $("stats-video-out"), codecs: $("stats-codecs"),
+  },
+});
 
 window.duet = {
   pc: () => (call ? call.pc : null),
@@ -69,6 +129,11 @@ window.duet = {
   room: () => room,
   chatOpen: () => !!call && call.chatOpen(),
   media: () => (local ? local.mode : ""),
+  lang: () => S.lang,
+  remote: () => ({ ...remote }),
+  stats: () => (stats.last ? { ...stats.last } : null),
+  statsHistory: () => stats.history.length,
+  files: () => (files ? Array.from(files.all.values(), (t) => ({ ...t })) : []),
 };
 
 /**
@@ -93,24 +158,85 @@ function setState(s, detail = "") {
   el.stage.hidden = over;
   el.chat.hidden = over;
   el.share.hidden = over || s === "connected";
-  if (over) el.notice.hidden = true;
+  for (const b of inCallOnly) b.hidden = over;
+  // Offered only where the browser has them (no PiP in Firefox's API).
+  if (!document.pictureInPictureEnabled) el.pip.hidden = true;
+  if (!document.fullscreenEnabled) el.fullscreen.hidden = true;
+  if (over) {
+    el.notice.hidden = true;
+    el.devices.hidden = true;
+    el.stats.hidden = true;
+    el.devicesButton.setAttribute("aria-expanded", "false");
+    el.infoButton.setAttribute("aria-expanded", "false");
+  }
 }
 
+/** Puts every visible string of the current language in the page. */
 function fillStrings() {
+  document.documentElement.lang = S.lang;
   document.title = S.title;
   $("title").textContent = S.title;
+  el.lang.textContent = S.langSwitch;
+  el.lang.setAttribute("aria-label", S.langSwitchLabel);
+  el.lang.lang = S === en ? "zh-CN" : "en";
   $("tagline").textContent = S.tagline;
   el.newCall.textContent = S.newCall;
+  $("name-label").textContent = S.nameLabel;
+  $("name-label-call").textContent = S.nameLabel;
+  el.homeName.placeholder = S.namePlaceholder;
+  el.callName.placeholder = S.namePlaceholder;
   $("join-label").textContent = S.joinLabel;
   el.joinCode.placeholder = S.joinPlaceholder;
   $("join-button").textContent = S.joinButton;
+  if (!el.joinError.hidden) el.joinError.textContent = S.badCode;
   $("share-label").textContent = S.shareLabel;
   el.copy.textContent = S.copy;
   el.hangup.textContent = S.hangup;
-  el.rejoin.textContent = S.rejoin;
+  el.rejoin.textContent = state === "ended" ? S.rejoin : S.retry;
   $("chat-title").textContent = S.chatTitle;
-  el.chatInput.placeholder = S.chatClosed;
+  el.chatInput.placeholder = call && call.chatOpen() ? S.chatPlaceholder : S.chatClosed;
   el.chatSend.textContent = S.chatSend;
+  $("file-label-text").textContent = S.fileLabel;
+  el.fileInput.setAttribute("aria-label", S.fileLabel);
+  el.screen.textContent = screenShare.active ? S.stopShare : S.share;
+  el.pip.textContent = S.pip;
+  el.fullscreen.textContent = S.fullscreen;
+  el.devicesButton.textContent = S.devicesTitle;
+  el.infoButton.textContent = S.info;
+  el.shortcuts.textContent = S.shortcuts;
+  $("devices-title").textContent = S.devicesTitle;
+  $("camera-label").textContent = S.camera;
+  $("mic-label").textContent = S.microphone;
+  $("speaker-label").textContent = S.speaker;
+  $("stats-title").textContent = S.statsTitle;
+  $("stats-none").textContent = S.statsNone;
+  $("stats-path-label").textContent = S.statsPath;
+  $("stats-candidates-label").textContent = S.statsCandidates;
+  $("stats-rtt-label").textContent = S.statsRtt;
+  $("stats-send-label").textContent = S.statsSend;
+  $("stats-recv-label").textContent = S.statsRecv;
+  $("stats-loss-label").textContent = S.statsLoss;
+  $("stats-video-in-label").textContent = S.statsVideoIn;
+  $("stats-video-out-label").textContent = S.statsVideoOut;
+  $("stats-codecs-label").textContent = S.statsCodecs;
+  el.remoteMuted.textContent = S.remoteMuted;
+  el.remoteCameraOff.textContent = S.remoteCameraOff;
+  el.remoteSharing.textContent = S.remoteSharing;
+  el.status.textContent = S.state[state];
+  if (local) showNotice();
+  for (const li of el.chatLog.querySelectorAll("li.me .who")) li.textContent = S.me;
+  for (const li of el.chatLog.querySelectorAll("li.them .who")) li.textContent = remote.name || S.them;
+  showLocalControls();
+  stats.render();
+  if (files) for (const t of files.all.values()) drawTransfer(t);
+  fillDevices();
+}
+
+/** Switches between English and Chinese, and remembers it. */
+function switchLang() {
+  S = S === en ? zh : en;
+  saveLang(S);
+  fillStrings();
 }
 
 /** Goes to a room page, keeping the query (such as ?relay=1). @param {string} id */
@@ -137,10 +263,17 @@ async function enterRoom() {
   local = await getLocalMedia();
   el.localVideo.srcObject = local.stream;
   el.localVideo.hidden = !local.stream || local.stream.getVideoTracks().length === 0;
-  const why = mediaNotice(local);
+  showNotice();
+  showLocalControls();
+  fillDevices();
+  stats.start();
+  connect();
+}
+
+function showNotice() {
+  const why = local ? mediaNotice(local) : "";
   el.notice.textContent = why;
   el.notice.hidden = !why;
-  connect();
 }
 
 /**
@@ -260,6 +393,12 @@ function peerArrived(peerId, resumed) {
     onChatOpen: (open) => call === c && setChatOpen(open),
   });
   call = c;
+  remote = { audio: true, video: true, screen: false, name: "" };
+  showRemote();
+  // The app's own messages on the chat channel (media state, name,
+  // files); call.js handles text lines and ignores the rest, and this
+  // listener ignores text.
+  c.chat.addEventListener("message", (ev) => call === c && onChannelMessage(ev.data));
   reportCallOutcome(c.pc);
 }
 
@@ -273,6 +412,7 @@ function callStateChanged(s) {
 
 function closeCall() {
   if (!call) return;
+  screenShare.stop();
   call.close();
   call = null;
   el.remoteVideo.srcObject = null;
@@ -287,6 +427,7 @@ function hangUp() {
   stopMedia(local && local.stream);
   el.localVideo.srcObject = null;
   el.localVideo.hidden = true;
+  stats.stop();
   setState("ended");
 }
 
@@ -294,7 +435,15 @@ function hangUp() {
 function setChatOpen(open) {
   el.chatInput.disabled = !open;
   el.chatSend.disabled = !open;
+  el.fileInput.disabled = !open;
   el.chatInput.placeholder = open ? S.chatPlaceholder : S.chatClosed;
+  if (files) files.close();
+  files = null;
+  if (open && call) {
+    files = new Files(call.chat, drawTransfer);
+    sendMediaState();
+    sendHello();
+  }
 }
 
 /**
@@ -307,7 +456,7 @@ function addChatLine(who, text) {
   li.className = who;
   const name = document.createElement("span");
   name.className = "who";
-  name.textContent = who === "me" ? S.me : S.them;
+  name.textContent = who === "me" ? S.me : remote.name || S.them;
   const body = document.createElement("span");
   body.className = "text";
   body.textContent = text;
@@ -353,6 +502,7 @@ function wire() {
     }
   });
   el.chatInput.addEventListener("input", () => el.chatInput.setCustomValidity(""));
+  wireControls();
   // Tell the other side at once rather than after a timeout; the socket's
   // close frame would too, but leave says it explicitly.
   window.addEventListener("pagehide", () => signaling && signaling.leave());
@@ -360,7 +510,285 @@ function wire() {
   window.addEventListener("pageshow", (ev) => ev.persisted && room && location.reload());
 }
 
+/**
+ * One message of the chat channel that is not a text line: the other
+ * side's media state and name (docs/protocol.md), or a file. Binary
+ * messages are file bytes.
+ * @param {any} data
+ */
+function onChannelMessage(data) {
+  if (typeof data !== "string") {
+    if (files) files.handleBinary(data);
+    return;
+  }
+  let msg;
+  try {
+    msg = JSON.parse(data);
+  } catch {
+    return; // call.js has said so already
+  }
+  if (!msg || typeof msg !== "object") return;
+  if (msg.type === "media") {
+    remote.audio = msg.audio !== false;
+    remote.video = msg.video !== false;
+    remote.screen = msg.screen === true;
+    showRemote();
+  } else if (msg.type === "hello") {
+    remote.name = typeof msg.name === "string" ? msg.name.trim().slice(0, MAX_NAME) : "";
+    showRemote();
+    for (const li of el.chatLog.querySelectorAll("li.them .who")) li.textContent = remote.name || S.them;
+  } else if (files) {
+    files.handle(msg); // file-*; anything else is for a newer app
+  }
+}
+
+/** @param {object} msg */
+function sendChannel(msg) {
+  if (call && call.chatOpen()) call.chat.send(JSON.stringify(msg));
+}
+
+/** Tells the other side whether our microphone and camera are on. */
+function sendMediaState() {
+  const stream = local && local.stream;
+  const mic = trackOf(stream, "audio");
+  const cam = trackOf(stream, "video");
+  sendChannel({
+    type: "media",
+    audio: !!mic && mic.enabled,
+    video: screenShare.active || (!!cam && cam.enabled),
+    screen: screenShare.active,
+  });
+}
+
+/** Tells the other side our name; on open only if there is one. @param {boolean} [always] */
+function sendHello(always = false) {
+  const name = el.callName.value.trim().slice(0, MAX_NAME);
+  if (name || always) sendChannel({ type: "hello", name });
+}
+
+/** @param {string} name */
+function setName(name) {
+  name = name.trim().slice(0, MAX_NAME);
+  el.homeName.value = el.callName.value = name;
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // Not remembered; still used for this call.
+  }
+}
+
+function showRemote() {
+  const present = !!call;
+  el.remoteMuted.hidden = !present || remote.audio;
+  el.remoteCameraOff.hidden = !present || remote.video;
+  el.remoteSharing.hidden = !present || !remote.screen;
+  el.remoteName.hidden = !present || !remote.name;
+  el.remoteName.textContent = remote.name;
+}
+
+/** Keeps the mute, camera and screen buttons in step with the tracks. */
+function showLocalControls() {
+  const stream = local && local.stream;
+  const mic = trackOf(stream, "audio");
+  const cam = trackOf(stream, "video");
+  const muted = !mic || !mic.enabled;
+  el.mute.disabled = !mic;
+  el.mute.textContent = muted ? S.unmute : S.mute;
+  el.mute.setAttribute("aria-pressed", String(muted && !!mic));
+  el.mute.setAttribute("aria-label", muted ? S.unmuteLabel : S.muteLabel);
+  el.mute.dataset.on = String(!muted);
+  const camOff = !cam || !cam.enabled;
+  el.camera.disabled = !cam;
+  el.camera.textContent = camOff ? S.cameraOn : S.cameraOff;
+  el.camera.setAttribute("aria-pressed", String(camOff && !!cam));
+  el.camera.setAttribute("aria-label", camOff ? S.cameraOnLabel : S.cameraOffLabel);
+  el.camera.dataset.on = String(!camOff);
+  el.localVideo.classList.toggle("off", camOff && !screenShare.active);
+  el.screen.disabled = !call || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
+  el.screen.textContent = screenShare.active ? S.stopShare : S.share;
+  el.screen.setAttribute("aria-pressed", String(screenShare.active));
+}
+
+/** @param {"audio"|"video"} kind */
+function toggle(kind) {
+  const stream = local && local.stream;
+  const t = trackOf(stream, kind);
+  if (!t) return;
+  setEnabled(stream, kind, !t.enabled);
+  showLocalControls();
+  sendMediaState();
+}
+
+async function toggleScreen() {
+  if (screenShare.active) {
+    await screenShare.stop();
+    return;
+  }
+  if (!call) return;
+  try {
+    const screen = await screenShare.start(call.pc, local && local.stream ? local.stream : new MediaStream());
+    el.localVideo.srcObject = screen;
+    el.localVideo.hidden = false;
+    el.localVideo.classList.add("screen");
+  } catch (err) {
+    // Refused in the picker, or not allowed: nothing changed.
+    console.warn("screen: " + err);
+    if (err instanceof Error && err.name !== "NotAllowedError") {
+      el.notice.textContent = S.shareFailed;
+      el.notice.hidden = false;
+    }
+  }
+  showLocalControls();
+  sendMediaState();
+}
+
+/** Sharing ended (our button, or the browser's own stop): the camera again. */
+function screenEnded() {
+  const stream = local && local.stream;
+  el.localVideo.srcObject = stream;
+  el.localVideo.hidden = !stream || stream.getVideoTracks().length === 0;
+  el.localVideo.classList.remove("screen");
+  showLocalControls();
+  sendMediaState();
+}
+
+/** Fills the device pickers; the chosen one is the track's device. */
+async function fillDevices() {
+  let list;
+  try {
+    list = await listDevices();
+  } catch {
+    return;
+  }
+  const stream = local && local.stream;
+  /** @param {HTMLSelectElement} sel @param {MediaDeviceInfo[]} devs @param {string} current */
+  const fill = (sel, devs, current) => {
+    sel.replaceChildren();
+    if (devs.length === 0 || devs.every((d) => !d.deviceId)) {
+      sel.append(new Option(S.defaultDevice, ""));
+    }
+    devs.forEach((d, i) => {
+      if (d.deviceId) sel.append(new Option(d.label || S.defaultDevice + " " + (i + 1), d.deviceId));
+    });
+    if (current) sel.value = current;
+  };
+  /** @param {MediaStreamTrack|null} t */
+  const dev = (t) => (t && t.getSettings().deviceId) || "";
+  fill(el.cameraSelect, list.videoinput, dev(trackOf(stream, "video")));
+  fill(el.micSelect, list.audioinput, dev(trackOf(stream, "audio")));
+  fill(el.speakerSelect, list.audiooutput, el.remoteVideo.sinkId || "");
+  el.cameraSelect.disabled = !trackOf(stream, "video");
+  el.micSelect.disabled = !trackOf(stream, "audio");
+  el.speakerRow.hidden = !canPickSpeaker();
+}
+
+/** @param {"audio"|"video"} kind @param {string} deviceId */
+async function chooseDevice(kind, deviceId) {
+  if (!local || !local.stream) return;
+  try {
+    const pc = call ? call.pc : null;
+    // While sharing, the camera's sender carries the screen: the new
+    // camera waits in the stream until sharing stops.
+    await switchDevice(local.stream, kind === "video" && screenShare.active ? null : pc, kind, deviceId);
+  } catch (err) {
+    console.warn("devices: switching failed", err);
+  }
+  if (!screenShare.active) el.localVideo.srcObject = local.stream;
+  showLocalControls();
+  fillDevices();
+}
+
+/** @param {import("./files.js").Transfer} t */
+function drawTransfer(t) {
+  drawTransferItem(el.fileList, t, S, (id) => files && files.cancel(id));
+}
+
+/**
+ * Opens one panel (devices, stats) and closes the other.
+ * @param {HTMLElement} panel @param {HTMLElement} button
+ */
+function togglePanel(panel, button) {
+  const open = panel.hidden;
+  for (const [p, b] of [[el.devices, el.devicesButton], [el.stats, el.infoButton]]) {
+    p.hidden = !(open && p === panel);
+    b.setAttribute("aria-expanded", String(!p.hidden));
+  }
+  if (open && panel === el.stats) stats.render();
+  if (open && panel === el.devices) fillDevices();
+}
+
+function wireControls() {
+  el.lang.addEventListener("click", switchLang);
+  el.mute.addEventListener("click", () => toggle("audio"));
+  el.camera.addEventListener("click", () => toggle("video"));
+  el.screen.addEventListener("click", toggleScreen);
+  el.pip.addEventListener("click", async () => {
+    try {
+      if (document.pictureInPictureElement) await document.exitPictureInPicture();
+      else await el.remoteVideo.requestPictureInPicture();
+    } catch (err) {
+      console.warn("picture-in-picture: " + err); // no video yet
+    }
+  });
+  el.fullscreen.addEventListener("click", async () => {
+    try {
+      if (document.fullscreenElement) await document.exitFullscreen();
+      else await el.stage.requestFullscreen();
+    } catch (err) {
+      console.warn("full screen: " + err);
+    }
+  });
+  el.devicesButton.addEventListener("click", () => togglePanel(el.devices, el.devicesButton));
+  el.infoButton.addEventListener("click", () => togglePanel(el.stats, el.infoButton));
+  el.cameraSelect.addEventListener("change", () => chooseDevice("video", el.cameraSelect.value));
+  el.micSelect.addEventListener("change", () => chooseDevice("audio", el.micSelect.value));
+  el.speakerSelect.addEventListener("change", async () => {
+    try {
+      await el.remoteVideo.setSinkId(el.speakerSelect.value);
+    } catch (err) {
+      console.warn("speaker: " + err);
+    }
+  });
+  if (navigator.mediaDevices) navigator.mediaDevices.addEventListener("devicechange", () => fillDevices());
+  el.homeName.addEventListener("change", () => setName(el.homeName.value));
+  el.callName.addEventListener("change", () => {
+    setName(el.callName.value);
+    sendHello(true);
+  });
+  el.fileInput.addEventListener("change", () => {
+    const list = Array.from(/** @type {FileList} */ (el.fileInput.files));
+    el.fileInput.value = "";
+    el.fileError.hidden = true;
+    for (const f of list) {
+      if (f.size > MAX_FILE || !files) {
+        el.fileError.textContent = S.fileTooBig;
+        el.fileError.hidden = !files;
+        continue;
+      }
+      files.send(f);
+    }
+  });
+  // M and V toggle the microphone and camera, unless the person is typing.
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat || !room) return;
+    const t = /** @type {HTMLElement} */ (ev.target);
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
+    const k = ev.key.toLowerCase();
+    if (k === "m") toggle("audio");
+    else if (k === "v") toggle("video");
+    else return;
+    ev.preventDefault();
+  });
+}
+
 function main() {
+  let name = "";
+  try {
+    name = localStorage.getItem(NAME_KEY) || "";
+  } catch {
+    // No storage: no remembered name.
+  }
+  el.homeName.value = el.callName.value = name.slice(0, MAX_NAME);
   fillStrings();
   wire();
   const m = location.pathname.match(/^\/r\/([^/]+)$/);
