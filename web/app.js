@@ -395,6 +395,7 @@ function peerArrived(peerId, resumed) {
   call = c;
   remote = { audio: true, video: true, screen: false, name: "" };
   showRemote();
+  showLocalControls(); // screen sharing needs a connection
   // The app's own messages on the chat channel (media state, name,
   // files); call.js handles text lines and ignores the rest, and this
   // listener ignores text.
@@ -418,6 +419,8 @@ function closeCall() {
   el.remoteVideo.srcObject = null;
   el.remoteVideo.controls = false;
   setChatOpen(false);
+  showRemote();
+  showLocalControls();
 }
 
 function hangUp() {
