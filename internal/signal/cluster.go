@@ -60,8 +60,26 @@ func (h *Hub) localPeer(roomID, peer string) (*room, *session) {
 func (h *Hub) Deliver(e bus.Envelope) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.deliverLocked(e)
+}
+
+// maxEarly bounds the envelopes kept for one peer whose join is between
+// its claim and taking its place: about what a partner sends at once.
+const maxEarly = 64
+
+// earlyKey names a join in flight: its place is claimed in the directory,
+// so a partner on another node may already be writing to it.
+type earlyKey struct{ room, peer string }
+
+func (h *Hub) deliverLocked(e bus.Envelope) {
 	r, to := h.localPeer(e.Room, e.To)
 	if to == nil {
+		if q, ok := h.early[earlyKey{e.Room, e.To}]; ok {
+			if len(q) < maxEarly {
+				h.early[earlyKey{e.Room, e.To}] = append(q, e)
+				return
+			}
+		}
 		if e.Kind == bus.Relay {
 			h.cfg.Observer.Dropped()
 		}

@@ -24,6 +24,9 @@ type Hub struct {
 	ips       map[string]*ipState
 	lastSweep time.Time
 	draining  bool
+	// early holds what other nodes send to a peer between its claim and
+	// its taking the place (see join); the key is present while it joins.
+	early map[earlyKey][]bus.Envelope
 
 	wg sync.WaitGroup // one count per session goroutine pair, until its socket is closed
 }
@@ -64,6 +67,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		rooms:    map[string]*room{},
 		sessions: map[*session]struct{}{},
 		ips:      map[string]*ipState{},
+		early:    map[earlyKey][]bus.Envelope{},
 	}
 	h.bus, h.node = h.cfg.Bus, h.cfg.Bus.Node()
 	h.bus.Attach(h)
@@ -120,12 +124,19 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 		h.mu.Unlock()
 		return errRoomFull()
 	}
+	// Once claimed, a partner on another node may write to us before we
+	// take the place below: keep what arrives and deliver it then.
+	ek := earlyKey{id, me.Peer}
+	h.early[ek] = nil
 	h.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), joinClaimTimeout)
 	c, err := h.bus.Claim(ctx, id, me, resumed)
 	cancel()
 	if err != nil {
+		h.mu.Lock()
+		delete(h.early, ek)
+		h.mu.Unlock()
 		if errors.Is(err, bus.ErrRoomFull) {
 			return errRoomFull()
 		}
@@ -135,6 +146,8 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	early := h.early[ek]
+	delete(h.early, ek)
 	if h.draining {
 		h.bus.Release(id, c.Me)
 		return protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down")
@@ -209,6 +222,9 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 			FromNode: h.node, Polite: polite, Resumed: resumed})
 	default:
 		other.sendMsg(&protocol.PeerJoined{Peer: s.peerID, Resumed: resumed})
+	}
+	for _, e := range early {
+		h.deliverLocked(e)
 	}
 	return nil
 }

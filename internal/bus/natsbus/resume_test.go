@@ -161,3 +161,44 @@ func TestOrderAndResumeAcrossNodes(t *testing.T) {
 		}
 	})
 }
+
+// Pairs whose two peers join on two nodes at the same moment all end up
+// paired: whichever claims second is told of the first, and whatever the
+// partner sends while a join is between its claim and its place is kept
+// for it, not lost.
+func TestSimultaneousJoinsAcrossNodes(t *testing.T) {
+	_, nodes := startCluster(t, 2)
+	const pairs = 90 // under the per-IP connection cap (100) on each node
+	type pair struct{ a, b *wsPeer }
+	ps := make([]pair, pairs)
+	for i := range ps {
+		ps[i] = pair{wsDial(t, nodes[0]), wsDial(t, nodes[1])}
+	}
+	for i, p := range ps {
+		room := fmt.Sprint("race-", i)
+		p.a.send(&protocol.Join{V: protocol.Version, Room: room})
+		p.b.send(&protocol.Join{V: protocol.Version, Room: room})
+	}
+	// Each side, as soon as it knows its partner, sends it a candidate
+	// naming itself; each must then receive the other's.
+	for i, p := range ps {
+		for _, side := range []struct {
+			me   *wsPeer
+			name string
+		}{{p.a, "a"}, {p.b, "b"}} {
+			j := expect[*protocol.Joined](side.me)
+			if !j.PeerPresent {
+				expect[*protocol.PeerJoined](side.me)
+			}
+			side.me.send(candidate(fmt.Sprint(side.name, i)))
+		}
+	}
+	for i, p := range ps {
+		if c := expect[*protocol.Candidate](p.b); c.Candidate.Candidate != fmt.Sprint("a", i) {
+			t.Fatalf("pair %d: b got %q", i, c.Candidate.Candidate)
+		}
+		if c := expect[*protocol.Candidate](p.a); c.Candidate.Candidate != fmt.Sprint("b", i) {
+			t.Fatalf("pair %d: a got %q", i, c.Candidate.Candidate)
+		}
+	}
+}
