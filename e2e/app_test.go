@@ -287,8 +287,8 @@ func TestStatsPanel(t *testing.T) {
 }
 
 // untranslatedJS lists the visible English words on a page shown in
-// Chinese: text nodes and the placeholder and aria-label of visible
-// elements. What the people wrote (chat lines, file names), the room link
+// Chinese: text nodes and the placeholder, aria-label and title of
+// visible elements. What the people wrote (chat lines, file names), the room link
 // and technical units are not strings of the app.
 const untranslatedJS = `(() => {
 	const allowed = new Set(["duet", "English", "SHA", "TURN", "kbit", "Mbit", "fps", "host", "srflx", "prflx", "relay", "VP8", "VP9", "H264", "opus", "Opus"]);
@@ -301,8 +301,8 @@ const untranslatedJS = `(() => {
 		const el = n.parentElement;
 		if (el && shown(el) && !skip(el)) add(n.textContent);
 	}
-	for (const el of document.querySelectorAll("[placeholder], [aria-label]")) {
-		if (shown(el) && !skip(el)) add((el.getAttribute("placeholder") || "") + " " + (el.getAttribute("aria-label") || ""));
+	for (const el of document.querySelectorAll("[placeholder], [aria-label], [title]")) {
+		if (shown(el) && !skip(el)) for (const a of ["placeholder", "aria-label", "title"]) add(el.getAttribute(a) || "");
 	}
 	add(document.title);
 	return words;
@@ -330,6 +330,13 @@ func TestLanguageSwitch(t *testing.T) {
 	if len(words) > 0 {
 		t.Errorf("home page in Chinese still shows English: %v", words)
 	}
+	// The check itself can fail: in English it finds words.
+	must(t, browsertest.Click(home, "lang-switch"))
+	must(t, browsertest.Eval(home, untranslatedJS, &words))
+	if len(words) == 0 {
+		t.Error("the check for English words finds none on the English home page")
+	}
+	must(t, browsertest.Click(home, "lang-switch"))
 	must(t, browsertest.Reload(home))
 	must(t, browsertest.WaitFor(home, `window.duet.lang() === "zh-CN" && document.documentElement.lang === "zh-CN"`, stepTimeout))
 

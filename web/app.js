@@ -177,7 +177,7 @@ function fillStrings() {
   document.title = S.title;
   $("title").textContent = S.title;
   el.lang.textContent = S.langSwitch;
-  el.lang.setAttribute("aria-label", S.langSwitchLabel);
+  el.lang.title = S.langSwitchLabel;
   el.lang.lang = S === en ? "zh-CN" : "en";
   $("tagline").textContent = S.tagline;
   el.newCall.textContent = S.newCall;
@@ -598,13 +598,14 @@ function showLocalControls() {
   el.mute.disabled = !mic;
   el.mute.textContent = muted ? S.unmute : S.mute;
   el.mute.setAttribute("aria-pressed", String(muted && !!mic));
-  el.mute.setAttribute("aria-label", muted ? S.unmuteLabel : S.muteLabel);
+  // The visible text is the accessible name; the title says the shortcut.
+  el.mute.title = muted ? S.unmuteLabel : S.muteLabel;
   el.mute.dataset.on = String(!muted);
   const camOff = !cam || !cam.enabled;
   el.camera.disabled = !cam;
   el.camera.textContent = camOff ? S.cameraOn : S.cameraOff;
   el.camera.setAttribute("aria-pressed", String(camOff && !!cam));
-  el.camera.setAttribute("aria-label", camOff ? S.cameraOnLabel : S.cameraOffLabel);
+  el.camera.title = camOff ? S.cameraOnLabel : S.cameraOffLabel;
   el.camera.dataset.on = String(!camOff);
   el.localVideo.classList.toggle("off", camOff && !screenShare.active);
   el.screen.disabled = !call || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
