@@ -23,7 +23,7 @@ import { en, zh, pickLang, saveLang } from "./strings.js";
 import { Files, MAX_FILE } from "./files.js";
 import { StatsPanel } from "./stats.js";
 import { drawTransferItem } from "./fileview.js";
-import { trackOf, setEnabled, switchDevice, listDevices, canPickSpeaker, ScreenShare } from "./controls.js";
+import { CallControls } from "./callcontrols.js";
 
 /** @typedef {keyof typeof en.state} State */
 
@@ -108,8 +108,14 @@ let session = { polite: false, /** @type {RTCIceServer[]} */ iceServers: [] };
 let files = null;
 /** What the other side last said of itself (media and hello messages). */
 let remote = { audio: true, video: true, screen: false, name: "" };
-/** The screen being shared, if any. */
-const screenShare = new ScreenShare(() => screenEnded());
+/** Mute, camera, screen, devices, PiP, full screen and their keys. */
+const controls = new CallControls({
+  el,
+  strings: () => S,
+  pc: () => (call ? call.pc : null),
+  stream: () => (local ? local.stream : null),
+  changed: () => sendMediaState(),
+});
 
 const stats = new StatsPanel({
   root: el.stats,
@@ -198,7 +204,6 @@ function fillStrings() {
   el.chatSend.textContent = S.chatSend;
   $("file-label-text").textContent = S.fileLabel;
   el.fileInput.setAttribute("aria-label", S.fileLabel);
-  el.screen.textContent = screenShare.active ? S.stopShare : S.share;
   el.pip.textContent = S.pip;
   el.fullscreen.textContent = S.fullscreen;
   el.devicesButton.textContent = S.devicesTitle;
@@ -226,10 +231,10 @@ function fillStrings() {
   if (local) showNotice();
   for (const li of el.chatLog.querySelectorAll("li.me .who")) li.textContent = S.me;
   for (const li of el.chatLog.querySelectorAll("li.them .who")) li.textContent = remote.name || S.them;
-  showLocalControls();
+  controls.render();
   stats.render();
   if (files) for (const t of files.all.values()) drawTransfer(t);
-  fillDevices();
+  controls.fillDevices();
 }
 
 /** Switches between English and Chinese, and remembers it. */
@@ -264,8 +269,8 @@ async function enterRoom() {
   el.localVideo.srcObject = local.stream;
   el.localVideo.hidden = !local.stream || local.stream.getVideoTracks().length === 0;
   showNotice();
-  showLocalControls();
-  fillDevices();
+  controls.render();
+  controls.fillDevices();
   stats.start();
   connect();
 }
@@ -395,7 +400,7 @@ function peerArrived(peerId, resumed) {
   call = c;
   remote = { audio: true, video: true, screen: false, name: "" };
   showRemote();
-  showLocalControls(); // screen sharing needs a connection
+  controls.render(); // screen sharing needs a connection
   // The app's own messages on the chat channel (media state, name,
   // files); call.js handles text lines and ignores the rest, and this
   // listener ignores text.
@@ -413,14 +418,14 @@ function callStateChanged(s) {
 
 function closeCall() {
   if (!call) return;
-  screenShare.stop();
+  controls.stopSharing();
   call.close();
   call = null;
   el.remoteVideo.srcObject = null;
   el.remoteVideo.controls = false;
   setChatOpen(false);
   showRemote();
-  showLocalControls();
+  controls.render();
 }
 
 function hangUp() {
@@ -552,15 +557,7 @@ function sendChannel(msg) {
 
 /** Tells the other side whether our microphone and camera are on. */
 function sendMediaState() {
-  const stream = local && local.stream;
-  const mic = trackOf(stream, "audio");
-  const cam = trackOf(stream, "video");
-  sendChannel({
-    type: "media",
-    audio: !!mic && mic.enabled,
-    video: screenShare.active || (!!cam && cam.enabled),
-    screen: screenShare.active,
-  });
+  sendChannel({ type: "media", ...controls.mediaState() });
 }
 
 /** Tells the other side our name; on open only if there is one. @param {boolean} [always] */
@@ -589,119 +586,6 @@ function showRemote() {
   el.remoteName.textContent = remote.name;
 }
 
-/** Keeps the mute, camera and screen buttons in step with the tracks. */
-function showLocalControls() {
-  const stream = local && local.stream;
-  const mic = trackOf(stream, "audio");
-  const cam = trackOf(stream, "video");
-  const muted = !mic || !mic.enabled;
-  el.mute.disabled = !mic;
-  el.mute.textContent = muted ? S.unmute : S.mute;
-  el.mute.setAttribute("aria-pressed", String(muted && !!mic));
-  // The visible text is the accessible name; the title says the shortcut.
-  el.mute.title = muted ? S.unmuteLabel : S.muteLabel;
-  el.mute.dataset.on = String(!muted);
-  const camOff = !cam || !cam.enabled;
-  el.camera.disabled = !cam;
-  el.camera.textContent = camOff ? S.cameraOn : S.cameraOff;
-  el.camera.setAttribute("aria-pressed", String(camOff && !!cam));
-  el.camera.title = camOff ? S.cameraOnLabel : S.cameraOffLabel;
-  el.camera.dataset.on = String(!camOff);
-  el.localVideo.classList.toggle("off", camOff && !screenShare.active);
-  el.screen.disabled = !call || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
-  el.screen.textContent = screenShare.active ? S.stopShare : S.share;
-  el.screen.setAttribute("aria-pressed", String(screenShare.active));
-}
-
-/** @param {"audio"|"video"} kind */
-function toggle(kind) {
-  const stream = local && local.stream;
-  const t = trackOf(stream, kind);
-  if (!t) return;
-  setEnabled(stream, kind, !t.enabled);
-  showLocalControls();
-  sendMediaState();
-}
-
-async function toggleScreen() {
-  if (screenShare.active) {
-    await screenShare.stop();
-    return;
-  }
-  if (!call) return;
-  try {
-    const screen = await screenShare.start(call.pc, local && local.stream ? local.stream : new MediaStream());
-    el.localVideo.srcObject = screen;
-    el.localVideo.hidden = false;
-    el.localVideo.classList.add("screen");
-  } catch (err) {
-    // Refused in the picker, or not allowed: nothing changed.
-    console.warn("screen: " + err);
-    if (err instanceof Error && err.name !== "NotAllowedError") {
-      el.notice.textContent = S.shareFailed;
-      el.notice.hidden = false;
-    }
-  }
-  showLocalControls();
-  sendMediaState();
-}
-
-/** Sharing ended (our button, or the browser's own stop): the camera again. */
-function screenEnded() {
-  const stream = local && local.stream;
-  el.localVideo.srcObject = stream;
-  el.localVideo.hidden = !stream || stream.getVideoTracks().length === 0;
-  el.localVideo.classList.remove("screen");
-  showLocalControls();
-  sendMediaState();
-}
-
-/** Fills the device pickers; the chosen one is the track's device. */
-async function fillDevices() {
-  let list;
-  try {
-    list = await listDevices();
-  } catch {
-    return;
-  }
-  const stream = local && local.stream;
-  /** @param {HTMLSelectElement} sel @param {MediaDeviceInfo[]} devs @param {string} current */
-  const fill = (sel, devs, current) => {
-    sel.replaceChildren();
-    if (devs.length === 0 || devs.every((d) => !d.deviceId)) {
-      sel.append(new Option(S.defaultDevice, ""));
-    }
-    devs.forEach((d, i) => {
-      if (d.deviceId) sel.append(new Option(d.label || S.defaultDevice + " " + (i + 1), d.deviceId));
-    });
-    if (current) sel.value = current;
-  };
-  /** @param {MediaStreamTrack|null} t */
-  const dev = (t) => (t && t.getSettings().deviceId) || "";
-  fill(el.cameraSelect, list.videoinput, dev(trackOf(stream, "video")));
-  fill(el.micSelect, list.audioinput, dev(trackOf(stream, "audio")));
-  fill(el.speakerSelect, list.audiooutput, el.remoteVideo.sinkId || "");
-  el.cameraSelect.disabled = !trackOf(stream, "video");
-  el.micSelect.disabled = !trackOf(stream, "audio");
-  el.speakerRow.hidden = !canPickSpeaker();
-}
-
-/** @param {"audio"|"video"} kind @param {string} deviceId */
-async function chooseDevice(kind, deviceId) {
-  if (!local || !local.stream) return;
-  try {
-    const pc = call ? call.pc : null;
-    // While sharing, the camera's sender carries the screen: the new
-    // camera waits in the stream until sharing stops.
-    await switchDevice(local.stream, kind === "video" && screenShare.active ? null : pc, kind, deviceId);
-  } catch (err) {
-    console.warn("devices: switching failed", err);
-  }
-  if (!screenShare.active) el.localVideo.srcObject = local.stream;
-  showLocalControls();
-  fillDevices();
-}
-
 /** @param {import("./files.js").Transfer} t */
 function drawTransfer(t) {
   drawTransferItem(el.fileList, t, S, (id) => files && files.cancel(id));
@@ -718,42 +602,14 @@ function togglePanel(panel, button) {
     b.setAttribute("aria-expanded", String(!p.hidden));
   }
   if (open && panel === el.stats) stats.render();
-  if (open && panel === el.devices) fillDevices();
+  if (open && panel === el.devices) controls.fillDevices();
 }
 
 function wireControls() {
   el.lang.addEventListener("click", switchLang);
-  el.mute.addEventListener("click", () => toggle("audio"));
-  el.camera.addEventListener("click", () => toggle("video"));
-  el.screen.addEventListener("click", toggleScreen);
-  el.pip.addEventListener("click", async () => {
-    try {
-      if (document.pictureInPictureElement) await document.exitPictureInPicture();
-      else await el.remoteVideo.requestPictureInPicture();
-    } catch (err) {
-      console.warn("picture-in-picture: " + err); // no video yet
-    }
-  });
-  el.fullscreen.addEventListener("click", async () => {
-    try {
-      if (document.fullscreenElement) await document.exitFullscreen();
-      else await el.stage.requestFullscreen();
-    } catch (err) {
-      console.warn("full screen: " + err);
-    }
-  });
+  controls.wire(() => !!room);
   el.devicesButton.addEventListener("click", () => togglePanel(el.devices, el.devicesButton));
   el.infoButton.addEventListener("click", () => togglePanel(el.stats, el.infoButton));
-  el.cameraSelect.addEventListener("change", () => chooseDevice("video", el.cameraSelect.value));
-  el.micSelect.addEventListener("change", () => chooseDevice("audio", el.micSelect.value));
-  el.speakerSelect.addEventListener("change", async () => {
-    try {
-      await el.remoteVideo.setSinkId(el.speakerSelect.value);
-    } catch (err) {
-      console.warn("speaker: " + err);
-    }
-  });
-  if (navigator.mediaDevices) navigator.mediaDevices.addEventListener("devicechange", () => fillDevices());
   el.homeName.addEventListener("change", () => setName(el.homeName.value));
   el.callName.addEventListener("change", () => {
     setName(el.callName.value);
@@ -771,17 +627,6 @@ function wireControls() {
       }
       files.send(f);
     }
-  });
-  // M and V toggle the microphone and camera, unless the person is typing.
-  document.addEventListener("keydown", (ev) => {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat || !room) return;
-    const t = /** @type {HTMLElement} */ (ev.target);
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
-    const k = ev.key.toLowerCase();
-    if (k === "m") toggle("audio");
-    else if (k === "v") toggle("video");
-    else return;
-    ev.preventDefault();
   });
 }
 
