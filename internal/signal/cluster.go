@@ -1,6 +1,8 @@
 package signal
 
 import (
+	"time"
+
 	"github.com/duet-call/duet/internal/bus"
 	"github.com/duet-call/duet/protocol"
 )
@@ -108,6 +110,10 @@ func (h *Hub) deliverLocked(e bus.Envelope) {
 				r.peers[i] = h.stub(r, bus.Place{Peer: e.From, Node: e.FromNode, Polite: e.Polite})
 				break
 			}
+		}
+		if !e.Resumed && other == nil {
+			// Paired is observed where the first peer waited.
+			h.cfg.Observer.Paired(time.Since(r.since))
 		}
 		to.sendMsg(&protocol.PeerJoined{Peer: e.From, Resumed: e.Resumed})
 	case bus.Left:

@@ -201,6 +201,7 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 	case other == nil:
 		r.since = now
 	case !resumed && other.remote == "":
+		// With the first peer on another node, that node observes it.
 		h.cfg.Observer.Paired(now.Sub(r.since))
 	}
 	joined := &protocol.Joined{

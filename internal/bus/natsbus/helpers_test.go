@@ -99,8 +99,9 @@ func startNode(t testing.TB, url string) *node {
 	}
 	srv, err := server.New(server.Config{
 		Addr: "127.0.0.1:0", Logger: testLogger(),
-		// Tests join fast from one address; lift the per-IP join limit.
-		Signal: signal.Config{Bus: b, ResumeSecret: resumeSecret, JoinRate: 1000, JoinBurst: 1000},
+		// Tests join fast from one address and the benchmark relays
+		// flat out: lift the per-IP join and per-connection message limits.
+		Signal: signal.Config{Bus: b, ResumeSecret: resumeSecret, JoinRate: 1000, JoinBurst: 1000, MsgRate: 1e9, MsgBurst: 1 << 30},
 		Ready:  b.Ready,
 	})
 	if err == nil {
