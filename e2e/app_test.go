@@ -189,8 +189,9 @@ const watchProgress = `(() => { window.seenPercent = new Set();
 // TestFileTransfer: a 5 MB file goes from alice to bob in chunks; both
 // progress bars reach 100 % through values in between, bob's SHA-256
 // (crypto.subtle, over what arrived) matches the file's as Go computes
-// it, and bob can save it. Then a bigger file cancelled by the sender
-// midway ends cancelled on both sides, and chat still works.
+// it, and bob can save it. Then bigger files cancelled midway, once by
+// the sender and once by the receiver, end cancelled on both sides, and
+// chat still works.
 func TestFileTransfer(t *testing.T) {
 	srv := startServer(t)
 	b := browsertest.New(t)
@@ -260,6 +261,22 @@ func TestFileTransfer(t *testing.T) {
 	}
 	sendChat(t, bob, "after the cancel")
 	waitChat(t, alice, "after the cancel")
+
+	// The receiver cancels: bob's page clicks cancel at 5 % of an
+	// incoming file; alice's sending stops and shows it.
+	must(t, browsertest.Eval(bob, `(() => { new MutationObserver((_, obs) => {
+		for (const li of document.querySelectorAll('[data-testid="file-transfer"][data-state="active"][data-dir="in"]')) {
+			if (Number(li.dataset.percent) >= 5) { li.querySelector('[data-testid="file-cancel"]').click(); obs.disconnect(); }
+		} }).observe(document.querySelector('[data-testid="file-list"]'), {subtree: true, attributes: true, childList: true}); return true; })()`, nil))
+	pickFile(t, alice, 64<<20, 8, "refused.bin")
+	cancelledJS = `window.duet.files().length === 3 && window.duet.files()[2].state === "cancelled"`
+	must(t, browsertest.WaitFor(bob, cancelledJS, connectTimeout))
+	must(t, browsertest.WaitFor(alice, cancelledJS, stepTimeout))
+	if got := transfers(t, alice)[2]; got.Done >= got.Size {
+		t.Errorf("alice's transfer cancelled by bob %+v: want it stopped before the end", got)
+	}
+	sendChat(t, alice, "after bob's cancel")
+	waitChat(t, bob, "after bob's cancel")
 }
 
 // TestStatsPanel: the connection info panel names the candidate types of

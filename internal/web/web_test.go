@@ -109,6 +109,14 @@ func TestTestIDs(t *testing.T) {
 		"local-video", "remote-video", "call-status", "hangup-button", "new-call-button",
 		"chat-input", "chat-send", "chat-log", "room-link", "join-code", "join-button",
 		"rejoin-button", "media-notice",
+		// Issue 6: the in-call controls, files, stats and language.
+		"copy-link-button", "lang-switch", "home-name", "mute-button", "camera-button",
+		"screen-button", "pip-button", "fullscreen-button", "devices-button", "devices-panel",
+		"display-name", "camera-select", "mic-select", "speaker-select", "remote-muted",
+		"remote-camera-off", "remote-sharing", "remote-name", "file-input", "file-error",
+		"file-list", "stats-button", "stats-panel", "stats-path", "stats-candidates",
+		"stats-rtt", "stats-send", "stats-recv", "stats-loss", "stats-video-in",
+		"stats-video-out", "stats-codecs", "stats-chart",
 	} {
 		if !strings.Contains(string(b), `data-testid="`+id+`"`) {
 			t.Errorf("index.html lacks data-testid %q", id)
