@@ -457,3 +457,17 @@ func TestScreenshots(t *testing.T) {
 	must(t, browsertest.Eval(alice, `window.scrollTo(0, 0), true`, nil))
 	shot(alice, "call-phone-en")
 }
+
+// TestLanguageFromBrowser: with no saved choice, a browser whose language
+// is Chinese gets the app in Chinese.
+func TestLanguageFromBrowser(t *testing.T) {
+	srv := startServer(t)
+	b := browsertest.New(t, browsertest.WithFlag("lang", "zh-CN"), browsertest.WithFlag("accept-lang", "zh-CN,zh"))
+	page := b.NewPage(t, browsertest.PageName("zh"))
+	must(t, browsertest.Navigate(page, srv.URL()+"/"))
+	var got struct{ Nav, Lang, Button string }
+	must(t, browsertest.Eval(page, `({nav: navigator.language, lang: window.duet.lang(), button: `+browsertest.TestID("new-call-button")+`.textContent})`, &got))
+	if got.Lang != "zh-CN" || got.Button != "发起新通话" {
+		t.Errorf("browser language %q: app shows %q, new-call-button %q; want zh-CN, 发起新通话", got.Nav, got.Lang, got.Button)
+	}
+}
