@@ -41,8 +41,11 @@ func FuzzHubHandle(f *testing.F) {
 				from.sendErr(e)
 			}
 			for _, s := range ss {
-				for len(s.out) > 0 {
-					msg := <-s.out
+				s.wmu.Lock()
+				queued := s.q
+				s.q = nil
+				s.wmu.Unlock()
+				for _, msg := range queued {
 					m, err := protocol.DecodeServer(msg)
 					if err != nil {
 						t.Fatalf("server queued an undecodable message %s: %v", msg, err)
@@ -63,9 +66,6 @@ func FuzzHubHandle(f *testing.F) {
 func fakeSession(h *Hub) *session {
 	s := &session{
 		hub:     h,
-		log:     h.log,
-		out:     make(chan []byte, 1024),
-		stopped: make(chan struct{}),
 		limiter: msgLimiter{lim: rate.NewLimiter(rate.Inf, 1)},
 		ip:      &ipState{joins: rate.NewLimiter(rate.Inf, 1)},
 	}

@@ -34,20 +34,33 @@ var (
 	closeRefused  = closeReason{websocket.CloseTryAgainLater, "refused", true}
 )
 
-// session is one WebSocket client. Its reader runs on the HTTP handler's
-// goroutine and its writer on one goroutine of its own; the writer is the
-// only one that writes to conn. room, polite, peerID, ghost and ghostTimer
-// are guarded by Hub.mu.
+// session is one WebSocket client. Its reader runs on a goroutine of its
+// own (see ServeHTTP). Most signaling connections are idle, so there is no
+// writer goroutine waiting on each: send starts one when there is something
+// to write, and it exits when the queue is empty; pings go out from a timer
+// with WriteControl, which gorilla allows beside another writer.
+//
+// room, polite, peerID, ghost and ghostTimer are guarded by Hub.mu. wmu
+// guards the send side (q, flushing, stopping, reason, closed). Lock order:
+// Hub.mu, then wmu (send runs under Hub.mu; nothing takes Hub.mu with wmu
+// held).
 type session struct {
 	hub  *Hub
-	conn *websocket.Conn
-	host string // host the client reached us by, for ICE server URLs
-	log  *slog.Logger
+	conn *websocket.Conn // nil only in tests: then messages just queue
+	host string          // host the client reached us by, for ICE server URLs
+	addr string          // the client's address, for logs
 
-	out      chan []byte // bounded; see send
-	stopOnce sync.Once
-	stopped  chan struct{} // closed by stop
-	reason   closeReason   // set once, before stopped is closed
+	wmu      sync.Mutex
+	q        [][]byte // bounded by Config.SendQueue; see send
+	flushing bool     // a flush goroutine is running
+	stopping bool     // stop was called: take nothing more
+	reason   closeReason
+	closed   bool // the close frame is written (or skipped), or the socket failed
+	pinger   *time.Timer
+	// workers counts flush and ping goroutines. Add happens only under wmu
+	// while !stopping, or in stop itself, so run can Wait after stop.
+	workers    sync.WaitGroup
+	readerDone chan struct{}
 
 	ip      *ipState // set by admit; its fields are guarded by Hub.mu
 	limiter msgLimiter
@@ -63,24 +76,36 @@ type session struct {
 	remote string
 }
 
+// logger is the hub's logger with this client's address. It is made when
+// needed, not kept: an idle session should not hold a logger of its own.
+func (s *session) logger() *slog.Logger { return s.hub.log.With("remote", s.addr) }
+
 // send queues data without blocking. A full queue means the client is not
 // reading: it is cut off rather than allowed to hold up the sender.
 func (s *session) send(data []byte) {
 	if s.ghost {
 		return
 	}
-	select {
-	case s.out <- data:
-	default:
+	s.wmu.Lock()
+	if s.stopping {
+		s.wmu.Unlock()
+		return
+	}
+	if len(s.q) >= s.hub.cfg.SendQueue {
+		s.wmu.Unlock()
 		s.hub.cfg.Observer.Overflow()
 		s.stop(closeSlow)
+		return
 	}
+	s.q = append(s.q, data)
+	s.startFlushLocked()
+	s.wmu.Unlock()
 }
 
 func (s *session) sendMsg(m protocol.Message) {
 	b, err := protocol.Encode(m)
 	if err != nil {
-		s.log.Error("encode", "err", err)
+		s.logger().Error("encode", "err", err)
 		return
 	}
 	s.send(b)
@@ -91,17 +116,128 @@ func (s *session) sendErr(e *protocol.Error) {
 	s.sendMsg(e.Wire())
 }
 
-// stop asks the writer to close the connection with r. Only the first call counts.
+// stop closes the connection with r, after writing what is queued if r
+// says so. Only the first call counts.
 func (s *session) stop(r closeReason) {
-	s.stopOnce.Do(func() {
-		s.reason = r
-		close(s.stopped)
-	})
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.stopping {
+		return
+	}
+	s.stopping, s.reason = true, r
+	if !r.flush {
+		s.q = nil
+		if s.conn != nil {
+			// A flush may be stuck writing to a client that does not
+			// read: end that write now, not after WriteTimeout.
+			s.conn.NetConn().SetWriteDeadline(time.Now())
+		}
+	}
+	s.startFlushLocked()
+}
+
+// isStopping reports whether stop has been called.
+func (s *session) isStopping() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.stopping
+}
+
+func (s *session) startFlushLocked() {
+	if !s.flushing && s.conn != nil {
+		s.flushing = true
+		s.workers.Add(1)
+		go s.flush()
+	}
+}
+
+// flush writes the queue in order, then the close frame if stop was
+// called, and exits when there is nothing left to do.
+func (s *session) flush() {
+	defer s.workers.Done()
+	wt := s.hub.cfg.WriteTimeout
+	for {
+		s.wmu.Lock()
+		switch {
+		case len(s.q) > 0 && !s.closed:
+			b := s.q[0]
+			s.q[0] = nil
+			s.q = s.q[1:]
+			if len(s.q) == 0 {
+				s.q = nil // let an idle session drop the backing array
+			}
+			s.wmu.Unlock()
+			s.conn.SetWriteDeadline(time.Now().Add(wt))
+			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+				s.logger().Debug("write", "err", err)
+				s.wmu.Lock()
+				s.closed, s.q = true, nil
+				s.wmu.Unlock()
+				s.conn.NetConn().SetReadDeadline(time.Now()) // unblocks the reader
+			}
+		case s.stopping && !s.closed:
+			s.closed = true
+			r := s.reason
+			s.wmu.Unlock()
+			s.writeClose(r)
+		default:
+			s.flushing = false
+			s.wmu.Unlock()
+			return
+		}
+	}
+}
+
+// writeClose writes the close frame and gives the client a moment to
+// answer before unblocking the reader. The socket itself is closed once, by
+// run, with a linger.
+func (s *session) writeClose(r closeReason) {
+	if r.code == closeSlow.code && r.text == closeSlow.text {
+		s.logger().Info("disconnecting slow client")
+	}
+	if r == closeDone {
+		return
+	}
+	// A client that is not reading may never take the close frame: give it
+	// one second, not the full write timeout.
+	msg := websocket.FormatCloseMessage(r.code, r.text)
+	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
+		select {
+		case <-s.readerDone:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	s.conn.NetConn().SetReadDeadline(time.Now()) // the reader sees stopping and returns
+}
+
+// ping runs on the ping timer and re-arms it; a failed ping unblocks the
+// reader, which then ends the session.
+func (s *session) ping() {
+	s.wmu.Lock()
+	if s.stopping || s.closed {
+		s.wmu.Unlock()
+		return
+	}
+	s.workers.Add(1)
+	s.wmu.Unlock()
+	defer s.workers.Done()
+	if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
+		s.logger().Debug("ping", "err", err)
+		s.conn.NetConn().SetReadDeadline(time.Now())
+		return
+	}
+	s.wmu.Lock()
+	if !s.stopping { // after stop, run has stopped the timer for good
+		s.pinger.Reset(s.hub.cfg.PingInterval)
+	}
+	s.wmu.Unlock()
 }
 
 var upgrader = websocket.Upgrader{
-	// Small buffers: signaling messages are small and most connections idle.
-	ReadBufferSize:  1024,
+	// Small buffers: signaling messages are small and most connections
+	// idle; larger frames are read through it in pieces.
+	ReadBufferSize:  512,
 	WriteBufferSize: 1024,
 	WriteBufferPool: &sync.Pool{},
 }
@@ -124,13 +260,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ip = r.RemoteAddr
 	}
 	s := &session{
-		hub:     h,
-		conn:    conn,
-		host:    host,
-		log:     h.log.With("remote", r.RemoteAddr),
-		out:     make(chan []byte, h.cfg.SendQueue),
-		stopped: make(chan struct{}),
-		limiter: msgLimiter{lim: rate.NewLimiter(rate.Limit(h.cfg.MsgRate), h.cfg.MsgBurst)},
+		hub:        h,
+		conn:       conn,
+		host:       host,
+		addr:       r.RemoteAddr,
+		readerDone: make(chan struct{}),
+		limiter:    msgLimiter{lim: rate.NewLimiter(rate.Limit(h.cfg.MsgRate), h.cfg.MsgBurst)},
 	}
 	if e := h.admit(s, ip); e != nil {
 		h.cfg.Observer.Refused(e.Code)
@@ -152,25 +287,23 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go s.run()
 }
 
-// run is the session's reader; it starts the writer and, when the reader
-// ends, waits for it and closes the socket. Hub.wg counts it.
+// run is the session's reader; when it ends, the session stops, waits for
+// its flush and ping goroutines and closes the socket. Hub.wg counts it.
 func (s *session) run() {
 	defer s.hub.wg.Done()
-	readerDone := make(chan struct{})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(readerDone)
-	}()
+	s.wmu.Lock()
+	s.pinger = time.AfterFunc(s.hub.cfg.PingInterval, s.ping)
+	s.wmu.Unlock()
 	clean, closeSent := s.readLoop()
-	close(readerDone)
+	close(s.readerDone)
 	s.hub.disconnected(s, clean)
 	if closeSent {
 		s.stop(closeDone)
 	} else {
 		s.stop(closeNormal)
 	}
-	<-writerDone
+	s.pinger.Stop()
+	s.workers.Wait()
 	lingerClose(s.conn.NetConn())
 }
 
@@ -222,21 +355,14 @@ func (s *session) readLoop() (clean, closeSent bool) {
 				return true, true // closed by us with 1009: not a dropped connection
 			}
 			if !errors.Is(err, net.ErrClosed) {
-				s.log.Debug("read", "err", err)
+				s.logger().Debug("read", "err", err)
 			}
 			// A server-side stop (slow consumer, replaced) is as final as
 			// a close frame; only a dropped connection may resume.
-			select {
-			case <-s.stopped:
-				return true, false
-			default:
-				return false, false
-			}
+			return s.isStopping(), false
 		}
-		select {
-		case <-s.stopped:
-			return true, false // the writer has said goodbye; stop reading
-		default:
+		if s.isStopping() {
+			return true, false // the server has said goodbye; stop reading
 		}
 		s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
 		if ok, tell, cut := s.limiter.allow(cfg.MsgBurst); !ok {
@@ -291,67 +417,4 @@ func (s *session) handle(data []byte) *protocol.Error {
 		e.Ref = m.MessageType()
 	}
 	return e
-}
-
-// writeLoop is the only writer to conn. It exits after writing a close
-// frame when stop is called, or when a write fails.
-func (s *session) writeLoop(readerDone <-chan struct{}) {
-	cfg := s.hub.cfg
-	ping := time.NewTicker(cfg.PingInterval)
-	defer ping.Stop()
-	write := func(typ int, b []byte) bool {
-		s.conn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-		if err := s.conn.WriteMessage(typ, b); err != nil {
-			s.log.Debug("write", "err", err)
-			s.conn.NetConn().SetReadDeadline(time.Now()) // unblocks the reader
-			return false
-		}
-		return true
-	}
-	for {
-		select {
-		case b := <-s.out:
-			if !write(websocket.TextMessage, b) {
-				return
-			}
-		case <-ping.C:
-			if !write(websocket.PingMessage, nil) {
-				return
-			}
-		case <-s.stopped:
-			s.closeConn(write, readerDone)
-			return
-		}
-	}
-}
-
-// closeConn writes what is queued if the reason asks for it, then the close
-// frame, and gives the client a moment to answer before unblocking the
-// reader. The socket itself is closed once, by ServeHTTP, with a linger.
-func (s *session) closeConn(write func(int, []byte) bool, readerDone <-chan struct{}) {
-	r := s.reason
-	if r.flush {
-		for n := len(s.out); n > 0; n-- {
-			if !write(websocket.TextMessage, <-s.out) {
-				return
-			}
-		}
-	}
-	if r.code == closeSlow.code {
-		s.log.Info("disconnecting slow client")
-	}
-	if r == closeDone {
-		return
-	}
-	// A client that is not reading may never take the close frame: give it
-	// one second, not the full write timeout.
-	msg := websocket.FormatCloseMessage(r.code, r.text)
-	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
-		select {
-		case <-readerDone:
-			return
-		case <-time.After(time.Second):
-		}
-	}
-	s.conn.NetConn().SetReadDeadline(time.Now()) // the reader sees stopped and returns
 }
