@@ -28,7 +28,7 @@ type Hub struct {
 	// its taking the place (see join); the key is present while it joins.
 	early map[earlyKey][]bus.Envelope
 
-	wg sync.WaitGroup // one count per session goroutine pair, until its socket is closed
+	wg sync.WaitGroup // one count per session, until its socket is closed
 }
 
 // room holds at most two places. A place belongs to a live session or to a
