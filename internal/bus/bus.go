@@ -61,6 +61,15 @@ type Receiver interface {
 	// NodeGone says a node has stopped answering for longer than the
 	// bus's bound: its places are free and their partners must be told.
 	NodeGone(node string)
+	// Places lists the places this node's own peers hold, ghosts included,
+	// so the bus can write them back into a directory that lost them.
+	Places() []RoomPlace
+}
+
+// RoomPlace is a place and its room.
+type RoomPlace struct {
+	Room  string
+	Place Place
 }
 
 // Bus is the cluster side of the hub. Send and Release are called with the

@@ -159,3 +159,19 @@ func (h *Hub) NodeGone(node string) {
 		}
 	}
 }
+
+// Places lists this node's own places (bus.Receiver), for the bus to write
+// back after NATS lost its store.
+func (h *Hub) Places() []bus.RoomPlace {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []bus.RoomPlace
+	for _, r := range h.rooms {
+		for _, p := range r.peers {
+			if p != nil && p.remote == "" {
+				out = append(out, bus.RoomPlace{Room: r.id, Place: bus.Place{Peer: p.peerID, Node: h.node, Polite: p.polite}})
+			}
+		}
+	}
+	return out
+}

@@ -99,6 +99,11 @@ func TestNATSRestart(t *testing.T) {
 			t.Fatalf("/readyz after NATS is back: %d, want 200", code)
 		}
 	}
+	for _, n := range nodes {
+		if r := n.bus.Stats().Restored; r != 0 {
+			t.Fatalf("a node restored %d places into a directory that kept them", r)
+		}
+	}
 
 	// The call from before the outage still works peer to peer.
 	chatRoundTrip(t, a, b, ina, inb)
@@ -133,14 +138,20 @@ func readyz(t testing.TB, n *node) int {
 }
 
 // A NATS server that comes back without its store (the bucket is gone) is
-// survived too: the directory bucket is made again and calls work.
+// survived too: the directory bucket is made again, every node writes its
+// peers' places back (so a call in progress still refuses a third), and new
+// calls work.
 func TestNATSRestartWithoutStore(t *testing.T) {
-	ns, nodes := startCluster(t, 2)
+	ns, nodes := startCluster(t, 3)
+	ina, inb := newInbox(), newInbox()
+	a := mustDial(t, nodes[0], "kept", ina.option())
+	b := mustDial(t, nodes[1], "kept", inb.option())
+	chatRoundTrip(t, a, b, ina, inb)
 	ns.stop()
 	ns.opts.StoreDir = t.TempDir()
 	ns.start()
 	waitFor(t, 20*time.Second, "nodes to reconnect", func() bool {
-		return nodes[0].bus.Ready() == nil && nodes[1].bus.Ready() == nil
+		return nodes[0].bus.Ready() == nil && nodes[1].bus.Ready() == nil && nodes[2].bus.Ready() == nil
 	})
 	inc, ind := newInbox(), newInbox()
 	var c *client.Call
@@ -157,4 +168,14 @@ func TestNATSRestartWithoutStore(t *testing.T) {
 	if _, err := dial(t, nodes[1], "fresh"); !errors.Is(err, client.ErrRoomFull) {
 		t.Fatalf("third peer after the bucket was remade: %v, want room-full", err)
 	}
+
+	waitFor(t, 20*time.Second, "both nodes to restore their places", func() bool {
+		return nodes[0].bus.Stats().Restored >= 1 && nodes[1].bus.Stats().Restored >= 1
+	})
+	// Node 2 never saw room "kept": only the restored directory can say
+	// it is full.
+	if _, err := dial(t, nodes[2], "kept"); !errors.Is(err, client.ErrRoomFull) {
+		t.Fatalf("third peer in the call from before the restart: %v, want room-full", err)
+	}
+	chatRoundTrip(t, a, b, ina, inb)
 }

@@ -28,6 +28,7 @@ type dirOp struct {
 	resume  bool
 	release bool
 	reply   chan claimResult // claim only; buffered
+	resync  []bus.RoomPlace  // write these back (after a reconnect)
 }
 
 type claimResult struct {
@@ -77,6 +78,10 @@ func (b *Bus) directory() {
 		case <-b.stop:
 			return
 		case op := <-b.dir:
+			if op.resync != nil {
+				b.resync(op.resync)
+				continue
+			}
 			if op.release {
 				if err := b.release(op.room, op.place); err != nil {
 					if len(retry) < 100000 {
@@ -254,4 +259,89 @@ func (b *Bus) release(room string, p bus.Place) error {
 		}
 	}
 	return fmt.Errorf("natsbus: release in room %s: changed too often", room)
+}
+
+// resync writes this node's places back where the directory lost them (a
+// NATS server restarted without its store), so the limit of two holds for
+// rooms that were in progress. A place already there is left alone; a room
+// that meanwhile filled with others keeps them (logged).
+func (b *Bus) resync(places []bus.RoomPlace) {
+	ctx, cancel := b.opCtx(context.Background())
+	epoch, err := b.epoch(ctx)
+	cancel()
+	if err != nil {
+		b.log.Warn("nats: cannot tell whether the directory survived", "err", err)
+	} else if epoch == b.epochSeen {
+		return // the same store: nothing was lost
+	}
+	b.epochSeen = epoch
+	b.log.Warn("nats: the room directory was lost; restoring this node's places", "places", len(places))
+	for _, rp := range places {
+		if err := b.reassert(rp.Room, rp.Place); err != nil {
+			b.log.Warn("nats: could not restore a place in the directory", "room", rp.Room, "err", err)
+			continue
+		}
+	}
+}
+
+func (b *Bus) reassert(room string, p bus.Place) error {
+	ctx, cancel := b.opCtx(context.Background())
+	defer cancel()
+	for range maxCAS {
+		places, rev, kv, err := b.read(ctx, room)
+		if err != nil {
+			return err
+		}
+		for _, q := range places {
+			if q.Peer == p.Peer {
+				return nil // there (here, or taken back by a resume elsewhere)
+			}
+		}
+		if len(places) >= 2 {
+			return errors.New("room taken by two others meanwhile")
+		}
+		ok, err := write(ctx, kv, room, append(places, p), rev)
+		if err != nil {
+			return err
+		}
+		if ok {
+			b.restored.Add(1)
+			return nil
+		}
+	}
+	return fmt.Errorf("room %s changed too often", room)
+}
+
+// epochKey marks one life of the bucket: made with it, gone with it. Dots
+// are not allowed in room ids, so it cannot clash with a room.
+const epochKey = "duet.epoch"
+
+// epoch returns the bucket's epoch marker, making one if there is none.
+func (b *Bus) epoch(ctx context.Context) (string, error) {
+	kv, err := b.bucket(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	for range maxCAS {
+		e, err := kv.Get(ctx, epochKey)
+		if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
+			if kv, err = b.bucket(ctx, true); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err == nil {
+			return string(e.Value()), nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return "", err
+		}
+		v := []byte(b.node + "-" + time.Now().UTC().Format(time.RFC3339Nano))
+		if _, err := kv.Create(ctx, epochKey, v); err == nil {
+			return string(v), nil
+		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			return "", err
+		}
+	}
+	return "", errors.New("epoch marker changed too often")
 }

@@ -83,6 +83,7 @@ type Stats struct {
 	Dropped    uint64 // envelopes lost: send queue full, publish or decode error
 	Reconnects uint64
 	NodesGone  uint64 // nodes timed out
+	Restored   uint64 // places written back into the directory after a reconnect
 }
 
 // Bus is one node's connection to the cluster.
@@ -96,6 +97,10 @@ type Bus struct {
 
 	kvMu sync.Mutex
 	kv   jetstream.KeyValue // nil until made; remade if the bucket vanishes
+	// epochSeen is the directory's epoch marker as this node last saw it;
+	// a different one after a reconnect means the store was lost. Owned
+	// by Connect, then by the directory worker.
+	epochSeen string
 
 	out chan outMsg // to the publisher
 	dir chan dirOp  // to the directory worker
@@ -106,7 +111,25 @@ type Bus struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 
-	sent, received, dropped, reconnects, gone atomic.Uint64
+	sent, received, dropped, reconnects, gone, restored atomic.Uint64
+}
+
+// queueResync asks the directory worker to write this node's places back,
+// in case the server lost them. It runs on nats.go's callback goroutine.
+func (b *Bus) queueResync() {
+	r := b.receiver()
+	if r == nil {
+		return
+	}
+	places := r.Places()
+	if len(places) == 0 {
+		return
+	}
+	select {
+	case b.dir <- dirOp{resync: places}:
+	default:
+		b.log.Warn("nats: directory queue full; places not restored", "places", len(places))
+	}
 }
 
 type outMsg struct {
@@ -149,6 +172,7 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 			b.reconnects.Add(1)
 			b.alive.setConnected(true)
 			b.log.Info("nats: reconnected", "server", nc.ConnectedUrlRedacted())
+			b.queueResync()
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn("nats", "err", err)
@@ -161,7 +185,7 @@ func Connect(ctx context.Context, cfg Config) (*Bus, error) {
 	b.nc = nc
 	b.alive.setConnected(true)
 	if b.js, err = jetstream.New(nc); err == nil {
-		_, err = b.bucket(ctx, false)
+		b.epochSeen, err = b.epoch(ctx)
 	}
 	if err == nil {
 		err = b.subscribe()
@@ -302,6 +326,7 @@ func (b *Bus) Stats() Stats {
 		Dropped:    b.dropped.Load(),
 		Reconnects: b.reconnects.Load(),
 		NodesGone:  b.gone.Load(),
+		Restored:   b.restored.Load(),
 	}
 }
 
