@@ -133,6 +133,7 @@ func TestServeCluster(t *testing.T) {
 		"duet_nats_nodes":                    1,
 		"duet_signal_messages_relayed_total": 1,
 		"duet_turn_allocations":              0,
+		"duet_nats_places_restored_total":    0,
 	} {
 		if got, ok := m0[name]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)

@@ -70,6 +70,7 @@ func (m *Metrics) WatchNATS(stats func() natsbus.Stats) {
 			prometheus.NewDesc("duet_nats_envelopes_dropped_total", "Messages lost between nodes: send queue full, publish failed, or malformed.", nil, nil),
 			prometheus.NewDesc("duet_nats_reconnects_total", "Reconnections to NATS after an outage.", nil, nil),
 			prometheus.NewDesc("duet_nats_nodes_gone_total", "Nodes declared gone after missing heartbeats; their places were freed.", nil, nil),
+			prometheus.NewDesc("duet_nats_places_restored_total", "Places written back into a room directory that NATS lost with its store.", nil, nil),
 		},
 		collect: func(ch chan<- prometheus.Metric, d []*prometheus.Desc) {
 			st := stats()
@@ -84,6 +85,7 @@ func (m *Metrics) WatchNATS(stats func() natsbus.Stats) {
 			ch <- prometheus.MustNewConstMetric(d[4], prometheus.CounterValue, float64(st.Dropped))
 			ch <- prometheus.MustNewConstMetric(d[5], prometheus.CounterValue, float64(st.Reconnects))
 			ch <- prometheus.MustNewConstMetric(d[6], prometheus.CounterValue, float64(st.NodesGone))
+			ch <- prometheus.MustNewConstMetric(d[7], prometheus.CounterValue, float64(st.Restored))
 		},
 	})
 }
