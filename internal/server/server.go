@@ -86,6 +86,13 @@ func New(cfg Config) (*Server, error) {
 		// enough to keep a flood from costing more than a few counters.
 		lim := rate.NewLimiter(100, 200)
 		mux.Handle("POST /api/call-report", m.ReportHandler(func(*http.Request) bool { return lim.Allow() }))
+	} else {
+		// Without metrics there is nothing to count: say so plainly
+		// rather than let the app's report fall through to the static
+		// files (a 405 in every page's console).
+		mux.HandleFunc("POST /api/call-report", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+		})
 	}
 	if cfg.Routes != nil {
 		cfg.Routes(mux)

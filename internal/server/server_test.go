@@ -66,6 +66,16 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("GET %s = %d %q, want %d containing %q", tc.path, resp.StatusCode, body, tc.status, tc.body)
 		}
 	}
+	// Without metrics a call report is accepted and dropped, not sent to
+	// the static files.
+	rep, err := http.Post(s.URL()+"/api/call-report", "application/json", strings.NewReader(`{"outcome":"connected","path":"direct","setupMs":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Body.Close()
+	if rep.StatusCode != http.StatusNoContent {
+		t.Errorf("POST /api/call-report without metrics = %d, want 204", rep.StatusCode)
+	}
 	resp, _ := get(t, s.URL()+"/")
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
 		t.Errorf("CSP = %q", csp)
