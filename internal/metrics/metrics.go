@@ -49,7 +49,7 @@ func New() *Metrics {
 	m.overflows = prometheus.NewCounter(prometheus.CounterOpts{Name: "duet_signal_queue_overflows_total", Help: "Clients cut off because their send queue was full (slow consumers)."})
 	m.paired = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "duet_signal_join_to_paired_seconds", Help: "Time from the first peer joining a room to the second joining.",
 		Buckets: prometheus.ExponentialBuckets(0.05, 4, 10)})
-	m.callSetup = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "duet_call_setup_seconds", Help: "Client-reported time from joining to the peer connection being connected, by path (direct, relay).",
+	m.callSetup = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "duet_call_setup_seconds", Help: "Client-reported time from both peers being in the room to the peer connection being connected, by path (direct, relay).",
 		Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30}}, []string{"path"})
 	m.callOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "duet_call_outcomes_total", Help: "Client-reported call outcomes: connected (direct or relay) or failed (ICE failure)."}, []string{"outcome", "path"})
 	for _, c := range []prometheus.Collector{m.connections, m.joins, m.refusals, m.leaves, m.relayed, m.dropped, m.overflows, m.paired, m.callSetup, m.callOutcomes} {
