@@ -84,6 +84,11 @@ func TestRelayOnly(t *testing.T) {
 				remote: pair ? stats.get(pair.remoteCandidateId).candidateType : "",
 			};
 		})()`, &got))
+		var lan bool
+		must(t, browsertest.Eval(p, `!`+browsertest.TestID("lan-mode")+`.hidden`, &lan))
+		if lan {
+			t.Errorf("%s: shows LAN mode although the server handed out TURN", browsertest.Name(p))
+		}
 		if got.Policy != "relay" || !got.TURN || got.Local != "relay" || got.Remote != "relay" {
 			t.Errorf("%s: policy %q, TURN server with credentials %v, selected pair %s ↔ %s; want relay, true, relay ↔ relay",
 				browsertest.Name(p), got.Policy, got.TURN, got.Local, got.Remote)

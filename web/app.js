@@ -44,6 +44,7 @@ const el = {
   remoteVideo: $("remote-video"),
   localVideo: $("local-video"),
   notice: $("media-notice"),
+  lanMode: $("lan-mode"),
   stage: $("stage"),
   chat: $("chat"),
   share: $("share"),
@@ -196,6 +197,7 @@ function fillStrings() {
   $("join-button").textContent = S.joinButton;
   if (!el.joinError.hidden) el.joinError.textContent = S.badCode;
   $("share-label").textContent = S.shareLabel;
+  el.lanMode.textContent = S.lanMode;
   el.copy.textContent = S.copy;
   el.hangup.textContent = S.hangup;
   el.rejoin.textContent = state === "ended" ? S.rejoin : S.retry;
@@ -314,6 +316,9 @@ function onMessage(msg) {
   switch (msg.type) {
     case "joined":
       session = { polite: !!msg.polite, iceServers: msg.iceServers || [] };
+      // No ICE servers at all is what LAN mode (--lan) hands out: only
+      // host candidates, so say why a call from elsewhere cannot connect.
+      el.lanMode.hidden = session.iceServers.length !== 0;
       if (msg.peerPresent) {
         peerArrived(msg.peer, !!msg.resumed);
       } else if (msg.resumed && call && (call.pc.connectionState === "connected" || call.outage)) {

@@ -116,6 +116,9 @@ func TestServeLANOverSelfSignedTLS(t *testing.T) {
 				nonHost,
 			};
 		})()`, &got))
+		// The app says it is in LAN mode, where a call from another
+		// network cannot connect.
+		must(t, browsertest.WaitFor(p, `!`+browsertest.TestID("lan-mode")+`.hidden && `+browsertest.TestID("lan-mode")+`.textContent.includes("LAN")`, 10*time.Second))
 		t.Logf("%s: %+v", browsertest.Name(p), got)
 		if !got.Secure || got.ICEServers != 0 || got.Local != "host" || got.Remote != "host" || got.NonHostCands != 0 {
 			t.Errorf("%s: https %v, %d ICE servers, selected pair %s ↔ %s, %d non-host candidates; want https, 0, host ↔ host, 0",
