@@ -19,6 +19,7 @@ import { Signaling, newRoomId, ROOM_RE, signalingURL } from "./signaling.js";
 import { Call } from "./call.js";
 import { getLocalMedia, stopMedia } from "./media.js";
 import { reportCallOutcome } from "./report.js";
+import { verifyCode } from "./verify.js";
 import { en, zh, pickLang, saveLang } from "./strings.js";
 import { Files, MAX_FILE } from "./files.js";
 import { StatsPanel } from "./stats.js";
@@ -45,6 +46,8 @@ const el = {
   localVideo: $("local-video"),
   notice: $("media-notice"),
   lanMode: $("lan-mode"),
+  verify: $("verify"),
+  verifyCode: $("verify-code"),
   stage: $("stage"),
   chat: $("chat"),
   share: $("share"),
@@ -198,6 +201,8 @@ function fillStrings() {
   if (!el.joinError.hidden) el.joinError.textContent = S.badCode;
   $("share-label").textContent = S.shareLabel;
   el.lanMode.textContent = S.lanMode;
+  $("verify-label").textContent = S.verifyLabel;
+  el.verify.title = S.verifyHelp;
   el.copy.textContent = S.copy;
   el.hangup.textContent = S.hangup;
   el.rejoin.textContent = state === "ended" ? S.rejoin : S.retry;
@@ -413,9 +418,25 @@ function peerArrived(peerId, resumed) {
   reportCallOutcome(c.pc);
 }
 
+/**
+ * Shows the verify code of c once it is connected (an ICE restart keeps
+ * the certificates, so the code stays the same).
+ * @param {Call | null} c
+ */
+async function showVerifyCode(c) {
+  if (!c) return;
+  const code = await verifyCode(c.pc);
+  if (call !== c || !code) return;
+  el.verifyCode.textContent = code;
+  el.verify.hidden = false;
+}
+
 /** @param {import("./call.js").CallState} s */
 function callStateChanged(s) {
-  if (s === "connected") setState("connected");
+  if (s === "connected") {
+    setState("connected");
+    showVerifyCode(call);
+  }
   else if (s === "failed") setState("failed");
   else if (s === "reconnecting") setState("reconnecting"); // ICE restart under way
   else if (s === "new" || s === "connecting" || s === "disconnected") setState("connecting");
@@ -423,6 +444,7 @@ function callStateChanged(s) {
 
 function closeCall() {
   if (!call) return;
+  el.verify.hidden = true;
   controls.stopSharing();
   call.close();
   call = null;

@@ -139,6 +139,12 @@ func TestPeerChatPipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOutput(t, "stdout", p.stdout, "two lines\n")
+	// duet peer prints the verify code the other side derives too.
+	code, err := c.VerifyCode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, "stderr", p.stderr, "duet peer: verify code "+code+"\n")
 	c.Close() // the other side hangs up: duet peer ends with 0
 	if code := p.wait(t, 20*time.Second); code != exitOK {
 		t.Fatalf("exit %d after the peer left, want 0; stderr:\n%s", code, p.stderr)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -112,6 +113,15 @@ func TestChatBothWays(t *testing.T) {
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatal("the browser's chat line never reached the Go peer")
+			}
+			// The web app and the SDK derive the same verify code from
+			// the fingerprints they exchanged.
+			code, err := call.VerifyCode(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := browsertest.WaitFor(page, browsertest.TestID("verify-code")+`.textContent === `+strconv.Quote(code)+` && !document.getElementById("verify").hidden`, 20*time.Second); err != nil {
+				t.Fatalf("Go peer's verify code %s: %v", code, err)
 			}
 		})
 	}
