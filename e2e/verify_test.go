@@ -7,7 +7,8 @@ import (
 	"github.com/duet-call/duet/internal/browsertest"
 )
 
-// TestVerifyCode: both pages of a call show the same six digits, and the
+// TestVerifyCode: both pages of a call show the same six digits (and the
+// share box its QR code), and the
 // app's derivation gives, for a fixed pair of descriptions, the code
 // computed outside the browser from docs/protocol.md (the same vector as
 // the Go SDK's test).
@@ -25,6 +26,8 @@ func TestVerifyCode(t *testing.T) {
 	if codes[0] != codes[1] {
 		t.Fatalf("the pages show %q and %q", codes[0], codes[1])
 	}
+	// The share box's QR code of the room link loaded from the server.
+	must(t, browsertest.WaitFor(first, `(() => { const q = `+browsertest.TestID("qr-code")+`; return q.complete && q.naturalWidth > 100 && q.src.endsWith("/qr/verify-room"); })()`, stepTimeout))
 	var vector string
 	must(t, browsertest.Eval(first, `(async () => {
 		const { verifyCodeFromSDP } = await import("/verify.js");

@@ -202,6 +202,7 @@ function fillStrings() {
   $("share-label").textContent = S.shareLabel;
   el.lanMode.textContent = S.lanMode;
   $("verify-label").textContent = S.verifyLabel;
+  $("qr").alt = S.qrAlt;
   el.verify.title = S.verifyHelp;
   el.copy.textContent = S.copy;
   el.hangup.textContent = S.hangup;
@@ -270,6 +271,7 @@ function parseRoom(input) {
 async function enterRoom() {
   el.call.hidden = false;
   el.roomLink.value = location.origin + "/r/" + room;
+  $("qr").src = "/qr/" + room; // the same link, drawn by the server
   setState("media");
   stopMedia(local && local.stream); // from before a rejoin
   local = await getLocalMedia();

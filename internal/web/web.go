@@ -8,8 +8,8 @@ import (
 	files "github.com/duet-call/duet/web"
 )
 
-// Handler serves the app: index.html at / and at /r/{room}, the other files
-// by name.
+// Handler serves the app: index.html at / and at /r/{room}, a QR code of
+// a room's link at /qr/{room}, the other files by name.
 func Handler() http.Handler {
 	mux := http.NewServeMux()
 	static := http.FileServerFS(files.Files)
@@ -21,6 +21,7 @@ func Handler() http.Handler {
 		}
 		http.ServeFileFS(w, r, files.Files, "index.html")
 	})))
+	mux.Handle("GET /qr/{room}", withHeaders(http.HandlerFunc(qrHandler)))
 	return mux
 }
 

@@ -1,0 +1,40 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/duet-call/duet/protocol"
+	"rsc.io/qr"
+)
+
+// roomLink is the link to room as the browser that asked reached this
+// server: what the app puts in its share box (location.origin + /r/room).
+// Behind a TLS-terminating proxy, X-Forwarded-Proto says https.
+func roomLink(r *http.Request, room string) string {
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/r/" + room
+}
+
+// qrHandler serves GET /qr/{room}: a PNG QR code of that room's link on
+// this server, for a phone's camera. It encodes only this server's own
+// room links (a valid room id, the request's own host), so it is not a QR
+// service for arbitrary text, and the input is bounded by the room id's
+// length and the Host header's.
+func qrHandler(w http.ResponseWriter, r *http.Request) {
+	room := r.PathValue("room")
+	if !protocol.ValidRoom(room) || len(r.Host) > 255 {
+		http.Error(w, "bad room id", http.StatusNotFound)
+		return
+	}
+	code, err := qr.Encode(roomLink(r, room), qr.M)
+	if err != nil {
+		http.Error(w, "cannot encode", http.StatusInternalServerError)
+		return
+	}
+	code.Scale = 6 // about 250 px for a 64-character room id: easy for a phone
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(code.PNG())
+}
