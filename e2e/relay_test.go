@@ -39,28 +39,7 @@ func nonLoopbackIPv4(t *testing.T) netip.Addr {
 // with the credentials the server hands out in joined, through duet's own
 // TURN server, and the call still works.
 func TestRelayOnly(t *testing.T) {
-	ip := nonLoopbackIPv4(t)
-	secretBytes := make([]byte, 16)
-	rand.Read(secretBytes)
-	secret := hex.EncodeToString(secretBytes)
-	turn, err := turnserver.New(turnserver.Config{
-		Addr:      netip.AddrPortFrom(ip, 0).String(),
-		PublicIP:  ip,
-		RelayBind: ip,
-		Secret:    secret,
-		// The peers' relay addresses are on this machine, which the
-		// policy refuses by default (no relaying into private networks).
-		AllowPeers: []netip.Prefix{netip.PrefixFrom(ip, ip.BitLen())},
-	}, nil)
-	must(t, err)
-	must(t, turn.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		turn.Shutdown(ctx)
-	})
-	ice := &turnserver.ICE{Host: ip.String(), Port: turn.UDPAddr().Port, Secret: secret}
-	srv := startServerWith(t, server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{ICEServers: ice.Servers}})
+	srv := startServerWith(t, server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{ICEServers: startTURN(t).Servers}})
 
 	b := browsertest.New(t)
 	first, second := connectPair(t, b, srv.URL()+"/r/relay-room?relay=1")
@@ -94,4 +73,32 @@ func TestRelayOnly(t *testing.T) {
 				browsertest.Name(p), got.Policy, got.TURN, got.Local, got.Remote)
 		}
 	}
+}
+
+// startTURN runs duet's TURN server on a non-loopback address of this
+// machine until the test ends, allowed to relay to that address (the
+// peers' relay addresses are there, which the policy refuses by default:
+// no relaying into private networks), and returns the ICE servers to hand
+// out.
+func startTURN(t *testing.T) *turnserver.ICE {
+	t.Helper()
+	ip := nonLoopbackIPv4(t)
+	secretBytes := make([]byte, 16)
+	rand.Read(secretBytes)
+	secret := hex.EncodeToString(secretBytes)
+	turn, err := turnserver.New(turnserver.Config{
+		Addr:       netip.AddrPortFrom(ip, 0).String(),
+		PublicIP:   ip,
+		RelayBind:  ip,
+		Secret:     secret,
+		AllowPeers: []netip.Prefix{netip.PrefixFrom(ip, ip.BitLen())},
+	}, nil)
+	must(t, err)
+	must(t, turn.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		turn.Shutdown(ctx)
+	})
+	return &turnserver.ICE{Host: ip.String(), Port: turn.UDPAddr().Port, Secret: secret}
 }

@@ -198,6 +198,7 @@ function fillStrings() {
   $("join-label").textContent = S.joinLabel;
   el.joinCode.placeholder = S.joinPlaceholder;
   $("join-button").textContent = S.joinButton;
+  $("check-link").textContent = S.checkLink;
   if (!el.joinError.hidden) el.joinError.textContent = S.badCode;
   $("share-label").textContent = S.shareLabel;
   el.lanMode.textContent = S.lanMode;

@@ -8,7 +8,8 @@ import (
 	files "github.com/duet-call/duet/web"
 )
 
-// Handler serves the app: index.html at / and at /r/{room}, a QR code of
+// Handler serves the app: index.html at / and at /r/{room}, the pre-call
+// check at /check, a QR code of
 // a room's link at /qr/{room}, the other files by name.
 func Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -20,6 +21,9 @@ func Handler() http.Handler {
 			return
 		}
 		http.ServeFileFS(w, r, files.Files, "index.html")
+	})))
+	mux.Handle("GET /check", withHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, files.Files, "check.html")
 	})))
 	mux.Handle("GET /qr/{room}", withHeaders(http.HandlerFunc(qrHandler)))
 	return mux
