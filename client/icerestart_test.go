@@ -3,55 +3,18 @@ package client_test
 import (
 	"fmt"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/duet-call/duet/client"
-	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
+	"github.com/duet-call/duet/internal/netcut"
 )
-
-// cuttable is a UDP socket whose path can be cut and restored: while cut,
-// it drops every packet in both directions, as a network that went away
-// would. Everything a peer sends and receives over ICE goes through it.
-type cuttable struct {
-	net.PacketConn
-	cut atomic.Bool
-}
-
-func (c *cuttable) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.cut.Load() {
-			return n, addr, err
-		}
-	}
-}
-
-func (c *cuttable) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.cut.Load() {
-		return len(b), nil // lost on the way
-	}
-	return c.PacketConn.WriteTo(b, addr)
-}
 
 // cuttablePeer gives a call one loopback UDP socket for all its ICE
 // traffic, with pion's timeouts shortened so an outage shows in seconds.
-func cuttablePeer(t *testing.T) (*cuttable, client.Option) {
+func cuttablePeer(t *testing.T) (*netcut.Conn, client.Option) {
 	t.Helper()
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &cuttable{PacketConn: udp}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { mux.Close() }) // after the call's Close (cleanups run last-in first-out)
-	se := client.DefaultSettingEngine()
-	se.SetICEUDPMux(mux)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICETimeouts(time.Second, 3*time.Second, 200*time.Millisecond)
+	conn, se := netcut.Engine(t, net.IPv4(127, 0, 0, 1), netcut.Timeouts{Disconnected: time.Second, Failed: 3 * time.Second, Keepalive: 200 * time.Millisecond})
 	return conn, client.WithSettingEngine(se)
 }
 
@@ -82,7 +45,7 @@ func testICERestart(t *testing.T, restarts int) {
 		t.Fatal("roles: want a impolite, b polite")
 	}
 
-	connA.cut.Store(true)
+	connA.SetCut(true)
 	waitState(t, "a", a, client.StateReconnecting)
 	waitState(t, "b", b, client.StateReconnecting)
 	// Hang detector: the restart comes after pion's 1 s disconnected
@@ -94,7 +57,7 @@ func testICERestart(t *testing.T, restarts int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	connA.cut.Store(false)
+	connA.SetCut(false)
 
 	waitState(t, "a", a, client.StateConnected)
 	waitState(t, "b", b, client.StateConnected)

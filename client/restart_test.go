@@ -228,7 +228,7 @@ func testPeerLeftDuringRestart(t *testing.T, vanish bool) {
 	shutdown(srv)
 	sigA.waitFor(t, "a", false, 20*time.Second)
 	if vanish {
-		connB.cut.Store(true) // its close_notify never arrives
+		connB.SetCut(true) // its close_notify never arrives
 	}
 	b.Close()
 	startServerAt(t, addr, secret)

@@ -2,58 +2,14 @@ package gopeer
 
 import (
 	"context"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/browsertest"
-	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
+	"github.com/duet-call/duet/internal/netcut"
 )
-
-// cuttable is a UDP socket whose path can be cut and restored: while cut it
-// drops every packet both ways. All of the Go peer's ICE traffic goes
-// through it (pion's UDP mux), so cutting it breaks the call's media path
-// and nothing else: signaling stays up.
-type cuttable struct {
-	net.PacketConn
-	cut atomic.Bool
-}
-
-func (c *cuttable) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.cut.Load() {
-			return n, addr, err
-		}
-	}
-}
-
-func (c *cuttable) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.cut.Load() {
-		return len(b), nil
-	}
-	return c.PacketConn.WriteTo(b, addr)
-}
-
-func cuttableEngine(t *testing.T) (*cuttable, webrtc.SettingEngine) {
-	t.Helper()
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &cuttable{PacketConn: udp}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { mux.Close() })
-	se := client.DefaultSettingEngine()
-	se.SetICEUDPMux(mux)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICETimeouts(2*time.Second, 6*time.Second, 500*time.Millisecond)
-	return conn, se
-}
 
 // TestICERestartWithBrowser: the media path between the web app and a Go
 // peer breaks after connecting. Whichever of the two is impolite restarts
@@ -66,7 +22,7 @@ func TestICERestartWithBrowser(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServer(t)
 			room := newRoom(t)
-			conn, se := cuttableEngine(t)
+			conn, se := netcut.Engine(t, nil, netcut.Timeouts{Disconnected: 2 * time.Second, Failed: 6 * time.Second, Keepalive: 500 * time.Millisecond})
 			got := make(chan string, 8)
 			opts := []client.Option{
 				client.WithSettingEngine(se),
@@ -99,7 +55,7 @@ func TestICERestartWithBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			conn.cut.Store(true)
+			conn.SetCut(true)
 			if err := browsertest.WaitFor(page, status+` === "reconnecting"`, 60*time.Second); err != nil {
 				t.Fatalf("the app never showed reconnecting: %v (Go state %v)", err, call.State())
 			}
@@ -116,7 +72,7 @@ func TestICERestartWithBrowser(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			conn.cut.Store(false)
+			conn.SetCut(false)
 
 			if err := browsertest.WaitFor(page, status+` === "connected"`, 60*time.Second); err != nil {
 				t.Fatalf("the app never came back to connected: %v (Go state %v)", err, call.State())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/browsertest"
+	"github.com/duet-call/duet/internal/netcut"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 )
@@ -50,7 +51,7 @@ func TestServerRestartWithBrowser(t *testing.T) {
 			srv := startServerAt(t, "127.0.0.1:0", secret)
 			addr := srv.Addr().String()
 			room := newRoom(t)
-			conn, se := cuttableEngine(t)
+			conn, se := netcut.Engine(t, nil, netcut.Timeouts{Disconnected: 2 * time.Second, Failed: 6 * time.Second, Keepalive: 500 * time.Millisecond})
 			up := make(chan bool, 8)
 			var left []client.State
 			states := make(chan client.State, 64)
@@ -88,7 +89,7 @@ func TestServerRestartWithBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			conn.cut.Store(true)
+			conn.SetCut(true)
 			if err := browsertest.WaitFor(page, status+` === "reconnecting"`, 60*time.Second); err != nil {
 				t.Fatalf("the app never showed reconnecting: %v (Go state %v)", err, call.State())
 			}
@@ -99,7 +100,7 @@ func TestServerRestartWithBrowser(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			conn.cut.Store(false)
+			conn.SetCut(false)
 			if err := browsertest.WaitFor(page, status+` === "connected"`, 60*time.Second); err != nil {
 				t.Fatalf("the app never came back to connected: %v (Go state %v)", err, call.State())
 			}
