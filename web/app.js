@@ -144,6 +144,8 @@ window.duet = {
   stats: () => (stats.last ? { ...stats.last } : null),
   statsHistory: () => stats.history.length,
   files: () => (files ? Array.from(files.all.values(), (t) => ({ ...t })) : []),
+  // The raw chat channel, so a test can behave as a hostile peer would.
+  channel: () => (call ? call.chat : null),
 };
 
 /**

@@ -18,6 +18,12 @@ const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 /** Largest file either side sends or accepts: it is held in memory whole. */
 export const MAX_FILE = 256 * 1024 * 1024;
+/**
+ * Most files taken from the other side in one connection. Each stays
+ * listed (and savable) until the call ends, so a peer that floods
+ * file-offer messages must meet a limit; later offers are cancelled.
+ */
+export const MAX_INCOMING = 200;
 /** Longest file name kept, in characters. */
 const MAX_NAME = 255;
 
@@ -52,6 +58,8 @@ export class Files {
     this.onUpdate = onUpdate;
     /** @type {Map<string, Transfer>} every transfer of this connection */
     this.all = new Map();
+    /** Offers taken from the other side so far (see MAX_INCOMING). */
+    this.incoming = 0;
     /** @type {{t: Transfer, file: Blob}[]} files waiting to be sent */
     this.queue = [];
     /** @type {Transfer|null} */
@@ -163,7 +171,7 @@ export class Files {
       this.dropReceiving();
     }
     const ok = typeof msg.id === "string" && msg.id.length > 0 && msg.id.length <= 64 && !this.all.has(msg.id) &&
-      Number.isSafeInteger(msg.size) && msg.size >= 0 && msg.size <= MAX_FILE;
+      Number.isSafeInteger(msg.size) && msg.size >= 0 && msg.size <= MAX_FILE && this.incoming < MAX_INCOMING;
     if (!ok) {
       if (typeof msg.id === "string") this.json({ type: "file-cancel", id: msg.id.slice(0, 64) });
       return;
@@ -175,6 +183,7 @@ export class Files {
       done: 0, state: "active", sha256: "", url: "",
     };
     this.all.set(t.id, t);
+    this.incoming++;
     this.receiving = t;
     this.parts = [];
     this.onUpdate(t);
