@@ -330,13 +330,15 @@ func (h *Hub) relay(s *session, data []byte) *protocol.Error {
 		h.cfg.Observer.Dropped()
 		return nil
 	}
+	// Counted before it is queued: the message may reach the other peer
+	// (through another node's goroutines) before this one runs on, and a
+	// scrape after the delivery must see it.
+	h.cfg.Observer.Relayed()
 	if other.remote != "" {
 		h.bus.Send(other.remote, bus.Envelope{Kind: bus.Relay, Room: s.room.id, To: other.peerID, From: s.peerID, FromNode: h.node, Data: data})
-		h.cfg.Observer.Relayed()
 		return nil
 	}
 	other.send(data)
-	h.cfg.Observer.Relayed()
 	return nil
 }
 
