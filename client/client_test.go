@@ -237,25 +237,8 @@ func TestAddTrackMidCall(t *testing.T) {
 			if politeAdds {
 				adder = b
 			}
-			src, err := media.Open("../testdata/media/opus.ogg", true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := adder.AddTrack(src.Track()); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			played := make(chan error, 1)
-			go func() { played <- src.Run(ctx) }()
-			defer func() { cancel(); <-played }()
-			select {
-			case k := <-kinds:
-				if k != webrtc.MimeTypeOpus {
-					t.Fatalf("got a %s track, want Opus", k)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("the added track never arrived")
-			}
+			addOpus(t, adder)
+			expectOpus(t, kinds, "the added track")
 			if err := a.SendChat("still here"); err != nil {
 				t.Fatalf("chat after renegotiation: %v", err)
 			}

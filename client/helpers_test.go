@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/client"
+	"github.com/duet-call/duet/internal/media"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
+	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 )
 
@@ -128,5 +130,37 @@ func (s states) waitFor(t testing.TB, want client.State) {
 		case <-deadline:
 			t.Fatalf("state %v never reported", want)
 		}
+	}
+}
+
+// addOpus adds a looping Opus track from the test media to c and plays it
+// in real time until the test ends: a mid-call addition that needs a
+// renegotiation to reach the other side.
+func addOpus(t testing.TB, c *client.Call) {
+	t.Helper()
+	src, err := media.Open("../testdata/media/opus.ogg", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddTrack(src.Track()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	played := make(chan error, 1)
+	go func() { played <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-played })
+}
+
+// expectOpus waits for the codec of a remote track reported on tracks and
+// fails unless it is Opus; what says what the track was for.
+func expectOpus(t testing.TB, tracks <-chan string, what string) {
+	t.Helper()
+	select {
+	case k := <-tracks:
+		if k != webrtc.MimeTypeOpus {
+			t.Fatalf("%s: got a %s track, want Opus", what, k)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s never arrived", what)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/client"
-	"github.com/duet-call/duet/internal/media"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/pion/webrtc/v4"
@@ -164,25 +163,8 @@ func TestServerRestartMidCall(t *testing.T) {
 	sigB.waitFor(t, "b", true, 30*time.Second)
 
 	// A renegotiation through the new server: a's track reaches b.
-	src, err := media.Open("../testdata/media/opus.ogg", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.AddTrack(src.Track()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	played := make(chan error, 1)
-	go func() { played <- src.Run(ctx) }()
-	defer func() { cancel(); <-played }()
-	select {
-	case k := <-tracks:
-		if k != webrtc.MimeTypeOpus {
-			t.Fatalf("got a %s track, want Opus", k)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the track added after the restart never arrived; states a: %v, b: %v", &stA, &stB)
-	}
+	addOpus(t, a)
+	expectOpus(t, tracks, fmt.Sprintf("the track added after the restart (states a: %v, b: %v)", &stA, &stB))
 	if err := b.SendChat("after the restart"); err != nil {
 		t.Fatal(err)
 	}
@@ -321,22 +303,8 @@ func TestSignalingBlip(t *testing.T) {
 	sigA.waitFor(t, "a", false, 20*time.Second)
 	sigA.waitFor(t, "a", true, 30*time.Second)
 
-	src, err := media.Open("../testdata/media/opus.ogg", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.AddTrack(src.Track()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	played := make(chan error, 1)
-	go func() { played <- src.Run(ctx) }()
-	defer func() { cancel(); <-played }()
-	select {
-	case <-tracks:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the track added after the blip never arrived; states a: %v, b: %v", &stA, &stB)
-	}
+	addOpus(t, a)
+	expectOpus(t, tracks, fmt.Sprintf("the track added after the blip (states a: %v, b: %v)", &stA, &stB))
 	if stB.seen(client.StatePeerLeft) || stA.seen(client.StatePeerLeft) {
 		t.Fatalf("a leave was seen: a %v, b %v", &stA, &stB)
 	}
