@@ -3,7 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -36,7 +36,8 @@ func TestPathHostOnly(t *testing.T) {
 		if p.Local.Type != "host" || p.Local.Protocol != "udp" || p.Local.RelayProtocol != "" {
 			t.Errorf("local end %+v, want a udp host candidate", p.Local)
 		}
-		if host, _, err := net.SplitHostPort(p.Local.Address); err != nil || net.ParseIP(host) == nil {
+		// netip, not net.ParseIP: the pair may be IPv6 link-local, with a zone.
+		if _, err := netip.ParseAddrPort(p.Local.Address); err != nil {
 			t.Errorf("local address %q is not ip:port", p.Local.Address)
 		}
 	}
