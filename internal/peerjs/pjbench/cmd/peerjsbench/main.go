@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -223,6 +224,15 @@ func runServe() int {
 	if err := srv.Start(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	// PJBENCH_CPUPROFILE=file profiles the server alone, for finding
+	// where its CPU per message goes.
+	if f := os.Getenv("PJBENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err == nil && pprof.StartCPUProfile(out) == nil {
+			defer out.Close()
+			defer pprof.StopCPUProfile()
+		}
 	}
 	fmt.Println(srv.Addr().String())
 	io.Copy(io.Discard, os.Stdin) // until the parent closes it

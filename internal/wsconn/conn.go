@@ -1,0 +1,640 @@
+// Package wsconn is duet's server side of a WebSocket connection, built
+// for many idle clients: on Linux a plain TCP connection has no goroutine
+// and no buffer while it waits. A few pollers (one per CPU) wait on epoll
+// for every connection; when one is readable its poller reads what is
+// there, parses the frames and hands each message to the Handler before
+// going on. Writes are tried at once without blocking; only a client that
+// does not keep up gets a goroutine to finish the write. TLS connections
+// (and anything that is not a socket) are read on a goroutine of their
+// own, with the same framing.
+//
+// docs/architecture.md says why: a goroutine-per-connection reader costs
+// its stack for as long as the client stays, which was most of an idle
+// peer's memory.
+package wsconn
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Options tune a connection. Zero values take the defaults noted.
+type Options struct {
+	ReadLimit    int64         // largest message; a bigger one closes with 1009 (default 64 KiB)
+	IdleTimeout  time.Duration // nothing read for this long ends the connection (default 60 s)
+	PingInterval time.Duration // ping the client this often (default 25 s)
+	WriteTimeout time.Duration // a blocked write fails after this (default 10 s)
+	SendQueue    int           // frames waiting to be written; more makes Send fail with ErrQueueFull (default 64)
+	// CloseWait is how long to wait for the client's close frame after
+	// ours before dropping the connection (default 1 s).
+	CloseWait time.Duration
+	// Done is called once the socket is closed and nothing of the
+	// connection runs any more.
+	Done func()
+}
+
+func (o Options) withDefaults() Options {
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = 64 << 10
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 60 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = 64
+	}
+	if o.CloseWait <= 0 {
+		o.CloseWait = time.Second
+	}
+	return o
+}
+
+// Handler receives a connection's messages and its end. Both run on the
+// reader (a poller, shared with other connections): they must not block.
+type Handler interface {
+	// Message is one whole message. data is valid only during the call.
+	Message(c *Conn, text bool, data []byte)
+	// Ended is called once, when reading is over. No Message follows.
+	Ended(c *Conn, e End)
+}
+
+// End says how reading ended.
+type End struct {
+	// Code is the close code the client sent (CloseNoStatus for none), or
+	// 0 if it sent no close frame.
+	Code int
+	// ByServer: Close was called before reading ended.
+	ByServer bool
+	// Dropped: neither side closed with a close frame. The network
+	// failed, the client went silent past IdleTimeout, broke the
+	// protocol, or a write to it failed.
+	Dropped bool
+}
+
+var (
+	// ErrQueueFull: the client is not reading; Send refused the message.
+	ErrQueueFull = errors.New("wsconn: send queue full")
+	// ErrClosed: the connection is closing; nothing more is sent.
+	ErrClosed = errors.New("wsconn: connection closed")
+)
+
+// Conn is one server-side WebSocket connection.
+type Conn struct {
+	nc   net.Conn
+	rc   syscall.RawConn // nil: not a plain socket; read on a goroutine
+	fd   int
+	opts Options
+	h    Handler
+	p    *poller // nil when read on a goroutine
+
+	// The reader's state, guarded by rmu (the reader holds it while it
+	// parses; ending takes it so no Message can follow Ended).
+	rmu      sync.Mutex
+	readDone bool
+	pend     []byte // bytes of a frame not wholly read yet
+	msg      []byte // earlier fragments of a fragmented message
+	msgOp    byte
+	inMsg    bool
+
+	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
+
+	// The writer's state, guarded by wmu.
+	wmu         sync.Mutex
+	q           [][]byte // frames not yet written; q[0] may be partly written
+	flushing    bool     // a flush goroutine is writing q
+	closing     bool     // a close frame is queued or sent: no more data
+	closeQueued bool
+	closeDone   bool // the close frame is written, or cannot be
+	broken      bool // a write failed: nothing more can be written
+	// serverClosed: Close was called (or a frame refused) before
+	// reading ended.
+	serverClosed bool
+	ended        bool // reading is over (mirrors readDone for the writer)
+	finished     bool // the socket is being closed
+	kickEnd      *End // for a goroutine reader: why it was woken
+	timer        *time.Timer
+	lastPing     time.Time
+	closeBy      time.Time // after our close frame: give up waiting then
+}
+
+// New wraps a connection returned by Upgrade. Nothing is read until Start.
+func New(nc net.Conn, opts Options, h Handler) *Conn {
+	c := &Conn{nc: nc, opts: opts.withDefaults(), h: h}
+	if sc, ok := nc.(syscall.Conn); ok && pollerSupported {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+			rc.Control(func(fd uintptr) { c.fd = int(fd) })
+		}
+	}
+	return c
+}
+
+// NetConn is the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Start begins reading and pinging.
+func (c *Conn) Start() {
+	now := time.Now()
+	c.lastRead.Store(now.UnixNano())
+	c.wmu.Lock()
+	c.lastPing = now
+	c.timer = time.AfterFunc(min(c.opts.PingInterval, c.opts.IdleTimeout), c.tick)
+	c.wmu.Unlock()
+	if c.rc != nil {
+		if p := pickPoller(); p != nil {
+			if err := p.add(c); err == nil {
+				c.p = p
+				return
+			}
+		}
+	}
+	go c.readLoop()
+}
+
+// Send queues one text message. It never blocks: it writes what the socket
+// takes at once and leaves the rest to a goroutine that exists only while
+// there is something to write. ErrQueueFull means the client is not
+// reading; the caller decides what to do with it (usually Close without
+// flushing).
+func (c *Conn) Send(data []byte) error {
+	f := make([]byte, 0, frameSize(len(data)))
+	return c.write(appendFrame(f, opText, data), false, false)
+}
+
+// Close sends a close frame with code and text, after what is queued if
+// flush is true (otherwise the queue is dropped and a stuck write is cut
+// short), then waits CloseWait for the client's answer and drops the
+// connection. Only the first call counts.
+func (c *Conn) Close(code int, text string, flush bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing, c.serverClosed = true, true
+	if !flush && c.flushing {
+		// The flush goroutine may be stuck writing to a client that does
+		// not read: end that write now, not after WriteTimeout. What is
+		// queued is dropped; a frame cut in the middle breaks the stream,
+		// so the close frame is not tried after it.
+		c.nc.SetWriteDeadline(time.Now())
+		c.q = nil
+		c.failLocked()
+	}
+	c.queueCloseLocked(code, text)
+}
+
+func (c *Conn) queueCloseLocked(code int, text string) {
+	c.closeQueued = true
+	c.writeLocked(appendFrame(nil, opClose, closePayload(code, text)), true, true)
+}
+
+// write sends a frame in order; control frames skip the queue bound.
+func (c *Conn) write(f []byte, control, isClose bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing || c.broken {
+		return ErrClosed
+	}
+	if !control && len(c.q) >= c.opts.SendQueue {
+		return ErrQueueFull
+	}
+	return c.writeLocked(f, control, isClose)
+}
+
+func (c *Conn) writeLocked(f []byte, control, isClose bool) error {
+	if c.broken {
+		if isClose {
+			c.closeWrittenLocked()
+		}
+		return ErrClosed
+	}
+	if len(c.q) == 0 && !c.flushing && c.rc != nil {
+		n, err := c.writeNow(f)
+		if err != nil {
+			c.failLocked()
+			if isClose {
+				c.closeWrittenLocked()
+			}
+			return ErrClosed
+		}
+		if n == len(f) {
+			if isClose {
+				c.closeWrittenLocked()
+			}
+			return nil
+		}
+		f = f[n:]
+	}
+	c.q = append(c.q, f)
+	if isClose {
+		c.q = append(c.q, nil) // marks the close frame as written once reached
+	}
+	if !c.flushing {
+		c.flushing = true
+		go c.flush()
+	}
+	return nil
+}
+
+// writeNow writes without waiting; a full socket buffer writes less.
+func (c *Conn) writeNow(f []byte) (int, error) {
+	var n int
+	var err error
+	if rerr := c.rc.Write(func(fd uintptr) bool {
+		n, err = syscall.Write(int(fd), f)
+		return true
+	}); rerr != nil {
+		return 0, rerr
+	}
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		return 0, nil
+	}
+	return max(n, 0), err
+}
+
+// flush writes the queue with blocking writes and exits when it is empty.
+func (c *Conn) flush() {
+	for {
+		c.wmu.Lock()
+		if len(c.q) == 0 || c.broken {
+			c.flushing = false
+			if c.broken && c.closeQueued {
+				c.closeWrittenLocked()
+			}
+			c.q = nil
+			c.maybeFinishLocked()
+			c.wmu.Unlock()
+			return
+		}
+		f := c.q[0]
+		c.q[0] = nil
+		c.q = c.q[1:]
+		if f == nil { // the mark after the close frame
+			c.closeWrittenLocked()
+			c.wmu.Unlock()
+			continue
+		}
+		wt := c.opts.WriteTimeout
+		if len(c.q) > 0 && c.q[0] == nil {
+			// The close frame: a client that is not reading may never
+			// take it, so it gets CloseWait rather than WriteTimeout.
+			wt = min(wt, c.opts.CloseWait)
+		}
+		c.wmu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(wt))
+		if _, err := c.nc.Write(f); err != nil {
+			c.wmu.Lock()
+			c.failLocked()
+			c.wmu.Unlock()
+		}
+	}
+}
+
+// failLocked marks the socket as unwritable and ends reading: the client
+// cannot be told anything any more.
+func (c *Conn) failLocked() {
+	if c.broken {
+		return
+	}
+	c.broken = true
+	c.q = nil
+	c.kickLocked(End{Dropped: true})
+}
+
+// closeWrittenLocked: our close frame is out (or cannot be sent). Wait
+// CloseWait for the client's, unless reading is over already.
+func (c *Conn) closeWrittenLocked() {
+	if c.closeDone {
+		return
+	}
+	c.closeDone = true
+	if c.ended {
+		c.maybeFinishLocked()
+		return
+	}
+	if c.broken {
+		return // kicked already
+	}
+	c.closeBy = time.Now().Add(c.opts.CloseWait)
+	if c.timer != nil {
+		c.timer.Reset(c.opts.CloseWait)
+	}
+}
+
+// tick runs on the connection's timer: it ends a connection that has been
+// silent for IdleTimeout, pings, and ends the wait for a close frame.
+func (c *Conn) tick() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ended || c.finished {
+		return
+	}
+	now := time.Now()
+	if c.closing {
+		if c.closeDone && !now.Before(c.closeBy) {
+			c.kickLocked(End{ByServer: true})
+		} else if c.closeDone {
+			c.timer.Reset(c.closeBy.Sub(now))
+		}
+		return
+	}
+	last := time.Unix(0, c.lastRead.Load())
+	if now.Sub(last) >= c.opts.IdleTimeout {
+		c.kickLocked(End{Dropped: true})
+		return
+	}
+	if now.Sub(c.lastPing) >= c.opts.PingInterval {
+		c.lastPing = now
+		c.writeLocked(appendFrame(nil, opPing, nil), true, false)
+	}
+	next := min(c.lastPing.Add(c.opts.PingInterval).Sub(now), last.Add(c.opts.IdleTimeout).Sub(now))
+	c.timer.Reset(max(next, time.Millisecond))
+}
+
+// kickLocked makes the reader end with e, from outside the reader.
+func (c *Conn) kickLocked(e End) {
+	if c.ended {
+		return
+	}
+	if c.p != nil {
+		c.p.kick(c, e)
+		return
+	}
+	if c.kickEnd == nil {
+		c.kickEnd = &e
+	}
+	c.nc.SetReadDeadline(time.Now()) // wakes the reading goroutine
+}
+
+// readLoop reads a connection that has no poller.
+func (c *Conn) readLoop() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.nc.Read(buf)
+		c.rmu.Lock()
+		if c.readDone {
+			c.rmu.Unlock()
+			return
+		}
+		if n > 0 {
+			c.lastRead.Store(time.Now().UnixNano())
+			c.processLocked(buf[:n])
+		}
+		if err != nil && !c.readDone {
+			c.wmu.Lock()
+			e := End{Dropped: true}
+			if c.kickEnd != nil {
+				e = *c.kickEnd
+			}
+			c.wmu.Unlock()
+			c.endLocked(e)
+		}
+		done := c.readDone
+		c.rmu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+// readReady is called by the poller when the socket is readable.
+func (c *Conn) readReady(buf []byte) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.readDone {
+		return
+	}
+	var n int
+	var err error
+	if rerr := c.rc.Read(func(fd uintptr) bool {
+		n, err = syscall.Read(int(fd), buf)
+		return true
+	}); rerr != nil {
+		err = rerr
+	}
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		return // level-triggered: asked again if still readable
+	case err != nil || n <= 0:
+		c.endLocked(End{Dropped: true})
+		return
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	c.processLocked(buf[:n])
+}
+
+// end is the poller's way to end a kicked connection.
+func (c *Conn) end(e End) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.endLocked(e)
+}
+
+// endLocked ends reading once: the Handler hears of it, and the writer
+// finishes with a close frame (1000 if none is queued) and closes the
+// socket.
+func (c *Conn) endLocked(e End) {
+	if c.readDone {
+		return
+	}
+	c.readDone = true
+	c.pend, c.msg = nil, nil
+	if c.p != nil {
+		c.p.remove(c)
+	}
+	c.wmu.Lock()
+	if c.serverClosed {
+		e.ByServer, e.Dropped = true, false
+	}
+	c.wmu.Unlock()
+	c.h.Ended(c, e)
+	c.wmu.Lock()
+	c.ended = true
+	if !c.closing {
+		c.closing = true
+		c.queueCloseLocked(CloseNormal, "")
+	}
+	c.maybeFinishLocked()
+	c.wmu.Unlock()
+}
+
+// maybeFinishLocked closes the socket once reading is over and the close
+// frame is out (or cannot be).
+func (c *Conn) maybeFinishLocked() {
+	if c.finished || !c.ended || !c.closeDone || c.flushing {
+		return
+	}
+	c.finished = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	go func() {
+		lingerClose(c.nc)
+		if c.opts.Done != nil {
+			c.opts.Done()
+		}
+	}()
+}
+
+// processLocked parses frames from b (the reader holds rmu).
+func (c *Conn) processLocked(b []byte) {
+	if len(c.pend) > 0 {
+		c.pend = append(c.pend, b...)
+		b = c.pend
+	}
+	for !c.readDone {
+		h, ok, fe := parseHeader(b)
+		if fe != nil {
+			c.failFrameLocked(fe)
+			return
+		}
+		if !ok {
+			break
+		}
+		if h.op <= opBinary && int64(len(c.msg))+h.length > c.opts.ReadLimit {
+			c.failFrameLocked(&frameError{CloseMessageTooBig, "message too big"})
+			return
+		}
+		total := h.size + int(h.length)
+		if len(b) < total {
+			if cap(c.pend) < total {
+				// Room for the whole frame at once; ReadLimit bounds it.
+				p := make([]byte, len(b), total)
+				copy(p, b)
+				c.pend, b = p, p
+			}
+			break
+		}
+		payload := b[h.size:total]
+		unmask(payload, h.mask)
+		b = b[total:]
+		c.frameLocked(h, payload)
+	}
+	switch {
+	case c.readDone || len(b) == 0:
+		c.pend = nil
+	case len(c.pend) > 0 && &b[0] == &c.pend[0]:
+		// already kept in pend
+	case cap(c.pend) >= len(b) && len(c.pend) > 0:
+		c.pend = c.pend[:copy(c.pend[:cap(c.pend)], b)]
+	default:
+		c.pend = append([]byte(nil), b...)
+	}
+}
+
+// frameLocked acts on one whole frame.
+func (c *Conn) frameLocked(h header, p []byte) {
+	switch h.op {
+	case opText, opBinary:
+		if c.inMsg {
+			c.failFrameLocked(&frameError{CloseProtocolError, "expected a continuation frame"})
+			return
+		}
+		if h.fin {
+			c.deliverLocked(h.op, p)
+			return
+		}
+		c.inMsg, c.msgOp = true, h.op
+		c.msg = append([]byte(nil), p...)
+	case opContinuation:
+		if !c.inMsg {
+			c.failFrameLocked(&frameError{CloseProtocolError, "continuation without a message"})
+			return
+		}
+		c.msg = append(c.msg, p...)
+		if h.fin {
+			m := c.msg
+			c.msg, c.inMsg = nil, false
+			c.deliverLocked(c.msgOp, m)
+		}
+	case opPing:
+		c.write(appendFrame(nil, opPong, p), true, false)
+	case opPong:
+		// Liveness only: lastRead has moved.
+	case opClose:
+		code, fe := parseClose(p)
+		if fe != nil {
+			c.failFrameLocked(fe)
+			return
+		}
+		c.wmu.Lock()
+		if !c.closing {
+			c.closing = true
+			c.queueCloseLocked(code, "") // echo the client's code
+		}
+		c.wmu.Unlock()
+		c.endLocked(End{Code: code})
+	}
+}
+
+func (c *Conn) deliverLocked(op byte, p []byte) {
+	c.wmu.Lock()
+	closing := c.closing
+	c.wmu.Unlock()
+	if !closing {
+		c.h.Message(c, op == opText, p)
+	}
+}
+
+// failFrameLocked closes on a broken or oversized frame. Like a client
+// that breaks the protocol, it counts as a drop, except for a message
+// that is too big, which the server itself refused.
+func (c *Conn) failFrameLocked(fe *frameError) {
+	c.wmu.Lock()
+	if !c.closing {
+		c.closing = true
+		c.serverClosed = fe.code == CloseMessageTooBig
+		c.queueCloseLocked(fe.code, fe.text)
+	}
+	c.wmu.Unlock()
+	c.endLocked(End{Dropped: true})
+}
+
+// lingerClose half-closes the socket and reads what the client still
+// sends until it goes quiet for a moment (at most 5 s and 1 MiB) before
+// closing. Closing with unread input makes the kernel send a reset, which
+// can destroy our close frame before the client has read it.
+func lingerClose(c net.Conn) {
+	defer c.Close()
+	tc, ok := c.(interface{ CloseWrite() error })
+	if !ok || tc.CloseWrite() != nil {
+		return
+	}
+	buf := make([]byte, 4096)
+	end := time.Now().Add(5 * time.Second)
+	for total := 0; total < 1<<20; {
+		d := time.Now().Add(time.Second)
+		if d.After(end) {
+			d = end
+		}
+		c.SetReadDeadline(d)
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		total += n
+	}
+}
+
+// Refuse writes one text message and a close frame to a connection that
+// will not be served, and closes it. It blocks for at most about a second
+// plus the linger.
+func Refuse(nc net.Conn, msg []byte, code int, text string) {
+	deadline := time.Now().Add(time.Second)
+	nc.SetWriteDeadline(deadline)
+	f := appendFrame(nil, opText, msg)
+	f = appendFrame(f, opClose, closePayload(code, text))
+	nc.Write(f)
+	lingerClose(nc)
+}
