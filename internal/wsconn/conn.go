@@ -152,13 +152,24 @@ func (c *Conn) Start() {
 	c.wmu.Unlock()
 	if c.rc != nil {
 		if p := pickPoller(); p != nil {
+			c.setPoller(p) // before add: the poller may read c at once
 			if err := p.add(c); err == nil {
-				c.p = p
 				return
 			}
+			c.setPoller(nil)
 		}
 	}
 	go c.readLoop()
+}
+
+// setPoller sets p under both locks: the reader reads it under rmu, the
+// timer and writers under wmu.
+func (c *Conn) setPoller(p *poller) {
+	c.rmu.Lock()
+	c.wmu.Lock()
+	c.p = p
+	c.wmu.Unlock()
+	c.rmu.Unlock()
 }
 
 // Send queues one text message. It never blocks: it writes what the socket
