@@ -119,6 +119,7 @@ type Conn struct {
 	// serverClosed: Close was called (or a frame refused) before
 	// reading ended.
 	serverClosed bool
+	aborted      bool // Abort: close without a linger
 	ended        bool // reading is over (mirrors readDone for the writer)
 	finished     bool // the socket is being closed
 	kickEnd      *End // for a goroutine reader: why it was woken
@@ -203,6 +204,20 @@ func (c *Conn) Close(code int, text string, flush bool) {
 		c.failLocked()
 	}
 	c.queueCloseLocked(code, text)
+}
+
+// Abort drops the connection now: no close frame, no linger. It is for a
+// shutdown that has run out of time.
+func (c *Conn) Abort() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.finished {
+		return
+	}
+	c.aborted, c.closing, c.serverClosed = true, true, true
+	c.nc.SetWriteDeadline(time.Now()) // unsticks a flush
+	c.failLocked()
+	c.closeWrittenLocked()
 }
 
 func (c *Conn) queueCloseLocked(code int, text string) {
@@ -491,7 +506,11 @@ func (c *Conn) maybeFinishLocked() {
 		c.timer.Stop()
 	}
 	go func() {
-		lingerClose(c.nc)
+		if c.aborted {
+			c.nc.Close()
+		} else {
+			lingerClose(c.nc)
+		}
 		if c.opts.Done != nil {
 			c.opts.Done()
 		}

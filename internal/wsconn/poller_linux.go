@@ -2,9 +2,11 @@ package wsconn
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +20,15 @@ const pollerSupported = true
 // poller running.
 type poller struct {
 	epfd int
+	// ep is epfd as a file in Go's own netpoller: the loop waits there
+	// rather than blocking a thread in epoll_wait. A thread blocked in a
+	// syscall keeps the runtime's monitor waking every few microseconds
+	// to take its P back, which cost more CPU than the relaying itself at
+	// low rates.
+	ep   syscall.RawConn
 	wake int // eventfd: kicks and the last removal wake the loop
+
+	file *os.File // keeps epfd open
 
 	mu      sync.Mutex
 	conns   map[int]*Conn
@@ -74,7 +84,21 @@ func newPoller() (*poller, error) {
 		unix.Close(wake)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
-	return &poller{epfd: epfd, wake: wake, conns: map[int]*Conn{}}, nil
+	// An epoll descriptor is itself pollable: readable when it has events.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, fmt.Errorf("epoll nonblock: %w", err)
+	}
+	f := os.NewFile(uintptr(epfd), "wsconn-epoll")
+	ep, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		unix.Close(wake)
+		return nil, fmt.Errorf("epoll file: %w", err)
+	}
+	// f stays reachable through the poller so its finalizer never closes epfd.
+	return &poller{epfd: epfd, ep: ep, file: f, wake: wake, conns: map[int]*Conn{}}, nil
 }
 
 // add watches c (level-triggered: a connection with bytes left unread is
@@ -130,7 +154,16 @@ func (p *poller) loop() {
 	buf := make([]byte, 64<<10)
 	var drain [8]byte
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
+		var n int
+		var err error
+		// Wait without a timeout: when nothing is ready, returning false
+		// parks this goroutine in Go's netpoller until epfd is readable.
+		if rerr := p.ep.Read(func(uintptr) bool {
+			n, err = unix.EpollWait(p.epfd, events, 0)
+			return n != 0 || (err != nil && err != unix.EINTR)
+		}); rerr != nil {
+			panic(fmt.Sprintf("wsconn: epoll wait: %v", rerr)) // a closed epfd is a bug
+		}
 		if err != nil && err != unix.EINTR {
 			panic(fmt.Sprintf("wsconn: epoll_wait: %v", err)) // a bad epfd is a bug
 		}
