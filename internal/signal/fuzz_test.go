@@ -41,10 +41,10 @@ func FuzzHubHandle(f *testing.F) {
 				from.sendErr(e)
 			}
 			for _, s := range ss {
-				s.wmu.Lock()
+				s.qmu.Lock()
 				queued := s.q
 				s.q = nil
-				s.wmu.Unlock()
+				s.qmu.Unlock()
 				for _, msg := range queued {
 					m, err := protocol.DecodeServer(msg)
 					if err != nil {

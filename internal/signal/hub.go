@@ -398,7 +398,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		h.mu.Lock()
 		for s := range h.sessions {
-			s.conn.Close()
+			if s.conn != nil {
+				s.conn.Abort()
+			}
 		}
 		h.mu.Unlock()
 		<-done

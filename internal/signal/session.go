@@ -1,17 +1,18 @@
 package signal
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
+	json "github.com/go-json-experiment/json/v1" // encoding/json's rules, on the faster v2 engine
 	"golang.org/x/time/rate"
 
+	"github.com/duet-call/duet/internal/wsconn"
 	"github.com/duet-call/duet/protocol"
 )
 
@@ -23,44 +24,30 @@ type closeReason struct {
 }
 
 var (
-	closeSlow      = closeReason{websocket.ClosePolicyViolation, "slow consumer", false}
-	closeGoingAway = closeReason{websocket.CloseGoingAway, "server shutting down", true}
-	closeNormal    = closeReason{websocket.CloseNormalClosure, "", true}
-	// closeDone: a close frame has already gone out (gorilla echoes the
-	// client's, and sends 1009 itself on an oversized frame).
-	closeDone     = closeReason{code: 0}
-	closeReplaced = closeReason{websocket.ClosePolicyViolation, "replaced by a resumed connection", true}
-	closeFlood    = closeReason{websocket.ClosePolicyViolation, "rate limit", true}
-	closeRefused  = closeReason{websocket.CloseTryAgainLater, "refused", true}
+	closeSlow      = closeReason{wsconn.ClosePolicyViolation, "slow consumer", false}
+	closeGoingAway = closeReason{wsconn.CloseGoingAway, "server shutting down", true}
+	closeNormal    = closeReason{wsconn.CloseNormal, "", true}
+	closeReplaced  = closeReason{wsconn.ClosePolicyViolation, "replaced by a resumed connection", true}
+	closeFlood     = closeReason{wsconn.ClosePolicyViolation, "rate limit", true}
 )
 
-// session is one WebSocket client. Its reader runs on a goroutine of its
-// own (see ServeHTTP). Most signaling connections are idle, so there is no
-// writer goroutine waiting on each: send starts one when there is something
-// to write, and it exits when the queue is empty; pings go out from a timer
-// with WriteControl, which gorilla allows beside another writer.
+// session is one WebSocket client. It has no goroutine of its own: its
+// connection is read by a wsconn poller, which calls Message and Ended,
+// and writes go out without blocking (see wsconn). Most signaling
+// connections are idle, and then a session is just these structs.
 //
-// room, polite, peerID, ghost and ghostTimer are guarded by Hub.mu. wmu
-// guards the send side (q, flushing, stopping, reason, closed). Lock order:
-// Hub.mu, then wmu (send runs under Hub.mu; nothing takes Hub.mu with wmu
-// held).
+// room, polite, peerID, ghost and ghostTimer are guarded by Hub.mu. The
+// lock order is Hub.mu, then the connection's own locks (send runs under
+// Hub.mu; wsconn calls no hub code with its write lock held).
 type session struct {
 	hub  *Hub
-	conn *websocket.Conn // nil only in tests: then messages just queue
-	host string          // host the client reached us by, for ICE server URLs
-	addr string          // the client's address, for logs
+	conn *wsconn.Conn // nil only in tests and on stubs: then messages just queue
+	host string       // host the client reached us by, for ICE server URLs
+	addr string       // the client's address, for logs
 
-	wmu      sync.Mutex
-	q        [][]byte // bounded by Config.SendQueue; see send
-	flushing bool     // a flush goroutine is running
-	stopping bool     // stop was called: take nothing more
-	reason   closeReason
-	closed   bool // the close frame is written (or skipped), or the socket failed
-	pinger   *time.Timer
-	// workers counts flush and ping goroutines. Add happens only under wmu
-	// while !stopping, or in stop itself, so run can Wait after stop.
-	workers    sync.WaitGroup
-	readerDone chan struct{}
+	stopping atomic.Bool // stop was called: take nothing more
+	qmu      sync.Mutex
+	q        [][]byte // messages sent to a session without a connection (tests)
 
 	ip      *ipState // set by admit; its fields are guarded by Hub.mu
 	limiter msgLimiter
@@ -83,23 +70,27 @@ func (s *session) logger() *slog.Logger { return s.hub.log.With("remote", s.addr
 // send queues data without blocking. A full queue means the client is not
 // reading: it is cut off rather than allowed to hold up the sender.
 func (s *session) send(data []byte) {
-	if s.ghost {
+	if s.ghost || s.stopping.Load() {
 		return
 	}
-	s.wmu.Lock()
-	if s.stopping {
-		s.wmu.Unlock()
+	if s.conn == nil {
+		s.qmu.Lock()
+		full := len(s.q) >= s.hub.cfg.SendQueue
+		if !full {
+			s.q = append(s.q, data)
+		}
+		s.qmu.Unlock()
+		if full {
+			s.hub.cfg.Observer.Overflow()
+			s.stop(closeSlow)
+		}
 		return
 	}
-	if len(s.q) >= s.hub.cfg.SendQueue {
-		s.wmu.Unlock()
+	if err := s.conn.Send(data); errors.Is(err, wsconn.ErrQueueFull) {
 		s.hub.cfg.Observer.Overflow()
+		s.logger().Info("disconnecting slow client")
 		s.stop(closeSlow)
-		return
 	}
-	s.q = append(s.q, data)
-	s.startFlushLocked()
-	s.wmu.Unlock()
 }
 
 func (s *session) sendMsg(m protocol.Message) {
@@ -119,135 +110,26 @@ func (s *session) sendErr(e *protocol.Error) {
 // stop closes the connection with r, after writing what is queued if r
 // says so. Only the first call counts.
 func (s *session) stop(r closeReason) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.stopping {
+	if s.stopping.Swap(true) {
 		return
 	}
-	s.stopping, s.reason = true, r
 	if !r.flush {
+		s.qmu.Lock()
 		s.q = nil
-		if s.conn != nil {
-			// A flush may be stuck writing to a client that does not
-			// read: end that write now, not after WriteTimeout.
-			s.conn.NetConn().SetWriteDeadline(time.Now())
-		}
+		s.qmu.Unlock()
 	}
-	s.startFlushLocked()
+	if s.conn != nil {
+		s.conn.Close(r.code, r.text, r.flush)
+	}
 }
 
 // isStopping reports whether stop has been called.
-func (s *session) isStopping() bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.stopping
-}
+func (s *session) isStopping() bool { return s.stopping.Load() }
 
-func (s *session) startFlushLocked() {
-	if !s.flushing && s.conn != nil {
-		s.flushing = true
-		s.workers.Add(1)
-		go s.flush()
-	}
-}
-
-// flush writes the queue in order, then the close frame if stop was
-// called, and exits when there is nothing left to do.
-func (s *session) flush() {
-	defer s.workers.Done()
-	wt := s.hub.cfg.WriteTimeout
-	for {
-		s.wmu.Lock()
-		switch {
-		case len(s.q) > 0 && !s.closed:
-			b := s.q[0]
-			s.q[0] = nil
-			s.q = s.q[1:]
-			if len(s.q) == 0 {
-				s.q = nil // let an idle session drop the backing array
-			}
-			s.wmu.Unlock()
-			s.conn.SetWriteDeadline(time.Now().Add(wt))
-			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-				s.logger().Debug("write", "err", err)
-				s.wmu.Lock()
-				s.closed, s.q = true, nil
-				s.wmu.Unlock()
-				s.conn.NetConn().SetReadDeadline(time.Now()) // unblocks the reader
-			}
-		case s.stopping && !s.closed:
-			s.closed = true
-			r := s.reason
-			s.wmu.Unlock()
-			s.writeClose(r)
-		default:
-			s.flushing = false
-			s.wmu.Unlock()
-			return
-		}
-	}
-}
-
-// writeClose writes the close frame and gives the client a moment to
-// answer before unblocking the reader. The socket itself is closed once, by
-// run, with a linger.
-func (s *session) writeClose(r closeReason) {
-	if r.code == closeSlow.code && r.text == closeSlow.text {
-		s.logger().Info("disconnecting slow client")
-	}
-	if r == closeDone {
-		return
-	}
-	// A client that is not reading may never take the close frame: give it
-	// one second, not the full write timeout.
-	msg := websocket.FormatCloseMessage(r.code, r.text)
-	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
-		select {
-		case <-s.readerDone:
-			return
-		case <-time.After(time.Second):
-		}
-	}
-	s.conn.NetConn().SetReadDeadline(time.Now()) // the reader sees stopping and returns
-}
-
-// ping runs on the ping timer and re-arms it; a failed ping unblocks the
-// reader, which then ends the session.
-func (s *session) ping() {
-	s.wmu.Lock()
-	if s.stopping || s.closed {
-		s.wmu.Unlock()
-		return
-	}
-	s.workers.Add(1)
-	s.wmu.Unlock()
-	defer s.workers.Done()
-	if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.hub.cfg.WriteTimeout)); err != nil {
-		s.logger().Debug("ping", "err", err)
-		s.conn.NetConn().SetReadDeadline(time.Now())
-		return
-	}
-	s.wmu.Lock()
-	if !s.stopping { // after stop, run has stopped the timer for good
-		s.pinger.Reset(s.hub.cfg.PingInterval)
-	}
-	s.wmu.Unlock()
-}
-
-var upgrader = websocket.Upgrader{
-	// Small buffers: signaling messages are small and most connections
-	// idle; larger frames are read through it in pieces.
-	ReadBufferSize:  512,
-	WriteBufferSize: 1024,
-	WriteBufferPool: &sync.Pool{},
-}
-
-// ServeHTTP upgrades a request to a signaling session and runs it until the
-// client goes away or the hub shuts down.
+// ServeHTTP upgrades a request to a signaling session and hands it to
+// wsconn, which reads it until the client goes away or the hub shuts down.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	up := upgrader
-	up.CheckOrigin = h.cfg.CheckOrigin
-	conn, err := up.Upgrade(w, r, nil)
+	nc, err := wsconn.Upgrade(w, r, h.cfg.CheckOrigin)
 	if err != nil {
 		return // Upgrade has already written the HTTP error
 	}
@@ -260,127 +142,62 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ip = r.RemoteAddr
 	}
 	s := &session{
-		hub:        h,
-		conn:       conn,
-		host:       host,
-		addr:       r.RemoteAddr,
-		readerDone: make(chan struct{}),
-		limiter:    msgLimiter{lim: rate.NewLimiter(rate.Limit(h.cfg.MsgRate), h.cfg.MsgBurst)},
+		hub:     h,
+		host:    host,
+		addr:    r.RemoteAddr,
+		limiter: msgLimiter{lim: rate.NewLimiter(rate.Limit(h.cfg.MsgRate), h.cfg.MsgBurst)},
 	}
+	cfg := h.cfg
+	s.conn = wsconn.New(nc, wsconn.Options{
+		ReadLimit:    cfg.MaxMessageSize,
+		IdleTimeout:  cfg.IdleTimeout,
+		PingInterval: cfg.PingInterval,
+		WriteTimeout: cfg.WriteTimeout,
+		SendQueue:    cfg.SendQueue,
+		Done:         h.wg.Done, // admit counted it
+	}, s)
 	if e := h.admit(s, ip); e != nil {
 		h.cfg.Observer.Refused(e.Code)
 		// Refuse with the documented code, then close: 1013 try again later.
 		b, _ := protocol.Encode(e.Wire())
-		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		conn.WriteMessage(websocket.TextMessage, b)
-		code := websocket.CloseTryAgainLater
+		code := wsconn.CloseTryAgainLater
 		if e.Code == protocol.CodeShuttingDown {
-			code = websocket.CloseGoingAway
+			code = wsconn.CloseGoingAway
 		}
-		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, string(e.Code)), time.Now().Add(time.Second))
-		lingerClose(conn.NetConn())
+		wsconn.Refuse(nc, b, code, string(e.Code))
 		return
 	}
-	// Run on a goroutine of our own and return: net/http keeps its
-	// per-connection request, response and buffers alive for as long as
-	// the handler runs, which roughly doubled the memory of an idle peer.
-	go s.run()
+	s.conn.Start()
 }
 
-// run is the session's reader; when it ends, the session stops, waits for
-// its flush and ping goroutines and closes the socket. Hub.wg counts it.
-func (s *session) run() {
-	defer s.hub.wg.Done()
-	s.wmu.Lock()
-	s.pinger = time.AfterFunc(s.hub.cfg.PingInterval, s.ping)
-	s.wmu.Unlock()
-	clean, closeSent := s.readLoop()
-	close(s.readerDone)
-	s.hub.disconnected(s, clean)
-	if closeSent {
-		s.stop(closeDone)
-	} else {
-		s.stop(closeNormal)
-	}
-	s.pinger.Stop()
-	s.workers.Wait()
-	lingerClose(s.conn.NetConn())
+// Ended is called by wsconn once the connection has ended. clean means
+// it ended with a close frame (or the server stopped it) rather than
+// dropping, so the place is not held for a resume.
+func (s *session) Ended(_ *wsconn.Conn, e wsconn.End) {
+	s.hub.disconnected(s, !e.Dropped || s.isStopping())
 }
 
-// lingerClose half-closes the socket and reads what the client is still
-// sending until it goes quiet for a second (at most 5 s and 1 MiB) before
-// closing. Closing with unread input makes the kernel send a reset, which
-// can destroy our close frame (say, 1009 after an oversized message, or
-// 1008 for a flood) before the client has read it.
-func lingerClose(c net.Conn) {
-	defer c.Close()
-	tc, ok := c.(interface{ CloseWrite() error })
-	if !ok || tc.CloseWrite() != nil {
-		return
+// Message is one client frame, on the poller.
+func (s *session) Message(_ *wsconn.Conn, text bool, data []byte) {
+	if s.isStopping() {
+		return // the server has said goodbye
 	}
-	buf := make([]byte, 4096)
-	end := time.Now().Add(5 * time.Second)
-	for total := 0; total < 1<<20; {
-		d := time.Now().Add(time.Second)
-		if d.After(end) {
-			d = end
-		}
-		c.SetReadDeadline(d)
-		n, err := c.Read(buf)
-		if err != nil {
-			return
-		}
-		total += n
-	}
-}
-
-// readLoop reads until the connection ends. It reports whether it ended
-// cleanly (a close frame, or a stop by the server) rather than dropping,
-// and whether a close frame has already been sent on it.
-func (s *session) readLoop() (clean, closeSent bool) {
 	cfg := s.hub.cfg
-	s.conn.SetReadLimit(cfg.MaxMessageSize)
-	s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
-	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
-	})
-	for {
-		typ, data, err := s.conn.ReadMessage()
-		if err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				return ce.Code != websocket.CloseAbnormalClosure, true
-			}
-			if errors.Is(err, websocket.ErrReadLimit) {
-				return true, true // closed by us with 1009: not a dropped connection
-			}
-			if !errors.Is(err, net.ErrClosed) {
-				s.logger().Debug("read", "err", err)
-			}
-			// A server-side stop (slow consumer, replaced) is as final as
-			// a close frame; only a dropped connection may resume.
-			return s.isStopping(), false
+	if ok, tell, cut := s.limiter.allow(cfg.MsgBurst); !ok {
+		if tell {
+			s.sendErr(protocol.Errorf(protocol.CodeRateLimited, "too many messages; this one was dropped"))
 		}
-		if s.isStopping() {
-			return true, false // the server has said goodbye; stop reading
+		if cut {
+			s.stop(closeFlood)
 		}
-		s.conn.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
-		if ok, tell, cut := s.limiter.allow(cfg.MsgBurst); !ok {
-			if tell {
-				s.sendErr(protocol.Errorf(protocol.CodeRateLimited, "too many messages; this one was dropped"))
-			}
-			if cut {
-				s.stop(closeFlood)
-			}
-			continue
-		}
-		if typ != websocket.TextMessage {
-			s.sendErr(protocol.Errorf(protocol.CodeBadMessage, "messages are JSON text frames"))
-			continue
-		}
-		if e := s.handle(data); e != nil {
-			s.sendErr(e)
-		}
+		return
+	}
+	if !text {
+		s.sendErr(protocol.Errorf(protocol.CodeBadMessage, "messages are JSON text frames"))
+		return
+	}
+	if e := s.handle(data); e != nil {
+		s.sendErr(e)
 	}
 }
 
