@@ -2,7 +2,8 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/json"
+
+	json "github.com/go-json-experiment/json/v1" // encoding/json's rules, on the faster v2 engine
 )
 
 var sdpTypes = map[string]bool{"offer": true, "answer": true, "pranswer": true, "rollback": true}

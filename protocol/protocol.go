@@ -8,9 +8,10 @@
 package protocol
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
+
+	json "github.com/go-json-experiment/json/v1" // encoding/json's rules, on the faster v2 engine
 )
 
 // Version is the protocol version a client sends in its join and the server
