@@ -11,8 +11,9 @@ import (
 	"github.com/duet-call/duet/protocol"
 )
 
-// load sends at cfg.Rate for cfg.Duration. A ticker every 10 ms releases
-// the messages due; each goes from one peer of a pair to the other,
+// load sends at cfg.Rate for cfg.Duration. A ticker every millisecond
+// releases the messages due (a coarser tick sends bursts, and the latency
+// then measures how long a burst takes to drain rather than the relay); each goes from one peer of a pair to the other,
 // cycling through the pairs and through a call's mix: offer, four
 // candidates, answer, four candidates.
 func (r *run) load(ctx context.Context) {
@@ -25,7 +26,7 @@ func (r *run) load(ctx context.Context) {
 	if len(pairs) == 0 {
 		return
 	}
-	const tick = 10 * time.Millisecond
+	const tick = time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	end := time.Now().Add(r.cfg.Duration)
