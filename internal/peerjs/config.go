@@ -10,8 +10,10 @@
 //
 // Locking: Server.mu guards the registry (ids, connections, queued messages,
 // per-IP state) and every conn's registration fields. Nothing blocks while it
-// is held. conn.wmu guards one connection's send queue; the order is
-// Server.mu, then conn.wmu, and nothing takes Server.mu with a wmu held.
+// is held. A connection's send queue is its wsconn.Conn's. wsconn runs
+// Message and Ended (which take Server.mu) under the connection's read lock
+// and not its write lock, and Send, Close and Abort take only write locks,
+// so the order is: read lock, Server.mu, write locks.
 package peerjs
 
 import (

@@ -231,27 +231,34 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// An idle connection costs one goroutine (its reader): the writer starts
-// only when there is something to send, and the HTTP handler has returned.
-func TestIdleConnectionIsOneGoroutine(t *testing.T) {
-	_, hs := start(t, Config{MaxConnsPerIP: 1000, ConnBurst: 1000})
+// An idle connection costs no goroutine: wsconn's pollers (at most one per
+// CPU, shared by every connection) read it, writes need none once they are
+// out, and the HTTP handler has returned.
+func TestIdleConnectionHasNoGoroutine(t *testing.T) {
+	srv, hs := start(t, Config{MaxConnsPerIP: 1000, ConnBurst: 1000})
 	const n = 50
 	for i := range n {
 		open(t, hs, fmt.Sprintf("idle%d", i))
 	}
-	var ours, readers int
-	waitFor(t, fmt.Sprintf("%d goroutines for %d idle connections", n, n), func() bool {
-		ours, readers = 0, 0
+	if st := srv.Stats(); st.Conns != n {
+		t.Fatalf("stats %+v, want %d connections", st, n)
+	}
+	var ours, pollers int
+	waitFor(t, fmt.Sprintf("no goroutine but pollers for %d idle connections", n), func() bool {
+		ours, pollers = 0, 0
 		buf := make([]byte, 8<<20)
 		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			// Goroutines running the package's own code (not the tests').
-			if strings.Contains(g, "internal/peerjs.(*") {
+			// Goroutines running the server's code (not the tests').
+			switch {
+			case strings.Contains(g, "internal/wsconn.(*poller).loop("):
+				pollers++
+			case strings.Contains(g, "internal/peerjs.(*") || strings.Contains(g, "internal/wsconn."):
 				ours++
-				if strings.Contains(g, "peerjs.(*conn).run(") {
-					readers++
-				}
 			}
 		}
-		return ours == n && readers == n
+		return ours == 0 && pollers <= runtime.GOMAXPROCS(0)
 	})
+	if pollers == 0 {
+		t.Fatal("no poller reads the connections")
+	}
 }

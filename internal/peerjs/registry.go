@@ -215,17 +215,18 @@ func (s *Server) unregisterLocked(c *conn) {
 	}
 }
 
-// disconnected is called once when an admitted connection has ended.
+// disconnected is called once when an admitted connection has stopped
+// reading. Its s.wg count is dropped later, by wsconn's Done, once the
+// socket is closed.
 func (s *Server) disconnected(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.unregisterLocked(c)
 	delete(s.conns, c)
 	c.ip.conns--
-	s.wg.Done()
 }
 
-// msgLimiter is a connection's message rate limit, used only by its reader.
+// msgLimiter is a connection's message rate limit, used only by Message.
 // PeerJS has no message for "slow down" that a client would not take as
 // fatal, so messages over the rate are dropped silently, and a client that
 // keeps flooding for another burst is cut off.

@@ -13,8 +13,8 @@ import (
 )
 
 // Server is the PeerJS endpoint: a registry of ids and the HTTP handler
-// that serves them. It starts no goroutine of its own; connections run on
-// their HTTP handlers' goroutines, and expiry runs on timers.
+// that serves them. It starts no goroutine of its own; connections are read
+// by wsconn's pollers, and expiry runs on timers.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
@@ -30,7 +30,7 @@ type Server struct {
 	lastSweep   time.Time
 	draining    bool
 
-	wg sync.WaitGroup // one count per admitted connection
+	wg sync.WaitGroup // one count per admitted connection until its socket is closed
 }
 
 // Stats is a snapshot of the registry's size.
@@ -176,8 +176,9 @@ func (s *Server) listPeers(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Shutdown refuses new connections, closes every open one with 1001 (going
-// away), drops queued messages, and waits for the connections to end or ctx
-// to expire, when it cuts the rest. Safe to call more than once.
+// away), drops queued messages, and waits for the sockets to be closed or
+// ctx to expire, when it drops the connections still being read. Safe to
+// call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
@@ -199,7 +200,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
-			c.ws.Close()
+			c.ws.Abort()
 		}
 		s.mu.Unlock()
 		<-done
