@@ -149,9 +149,16 @@ func (c *Conn) Start() {
 	c.lastRead.Store(now.UnixNano())
 	c.wmu.Lock()
 	c.lastPing = now
-	c.timer = time.AfterFunc(min(c.opts.PingInterval, c.opts.IdleTimeout), c.tick)
+	d := min(c.opts.PingInterval, c.opts.IdleTimeout)
+	if c.closeDone {
+		d = max(c.closeBy.Sub(now), 0) // closed before it started
+	}
+	c.timer = time.AfterFunc(d, c.tick)
+	// Aborted before it started: the goroutine reader sees the expired
+	// read deadline at once and ends.
+	kicked := c.kickEnd != nil
 	c.wmu.Unlock()
-	if c.rc != nil {
+	if c.rc != nil && !kicked {
 		if p := pickPoller(); p != nil {
 			c.setPoller(p) // before add: the poller may read c at once
 			if err := p.add(c); err == nil {
@@ -212,6 +219,8 @@ func (c *Conn) Abort() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.finished {
+		// It may be lingering: closing the socket cuts that short.
+		c.nc.Close()
 		return
 	}
 	c.aborted, c.closing, c.serverClosed = true, true, true

@@ -468,3 +468,76 @@ func TestHandshakeRefusals(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// A connection closed or aborted before Start still ends promptly, not at
+// its first ping tick.
+func TestCloseBeforeStart(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		t.Run(fmt.Sprintf("abort=%v", abort), func(t *testing.T) {
+			rec := &recorder{ended: make(chan struct{}), done: make(chan struct{})}
+			opts := Options{PingInterval: time.Minute, IdleTimeout: 2 * time.Minute, CloseWait: 100 * time.Millisecond,
+				Done: func() { close(rec.done) }}
+			conns := make(chan *Conn, 1)
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				nc, err := Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				c := New(nc, opts, rec)
+				if abort {
+					c.Abort()
+				} else {
+					c.Close(CloseGoingAway, "", true)
+				}
+				c.Start()
+				conns <- c
+			}))
+			defer ts.Close()
+			r := dialRaw(t, "ws"+strings.TrimPrefix(ts.URL, "http")) // never answers the close
+			<-conns
+			start := time.Now()
+			if e := rec.end(t); e != (End{ByServer: true}) {
+				t.Fatalf("end = %+v", e)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("ended after %v: it waited for a ping tick", d)
+			}
+			r.nc.Close()
+			rec.waitDone(t)
+		})
+	}
+}
+
+// Abort cuts a linger short.
+func TestAbortDuringLinger(t *testing.T) {
+	rec := &recorder{}
+	url := serve(t, Options{}, rec, false)
+	r := dialRaw(t, url)
+	c := <-rec.conns
+	c.Close(CloseNormal, "", true)
+	if op, _, _ := r.readFrame(); op != opClose {
+		t.Fatalf("op %d, want close", op)
+	}
+	r.nc.Write(frame(true, opClose, []byte{0x03, 0xE8}))
+	rec.end(t)
+	// The client keeps sending, so the linger would last its full 5 s.
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				r.nc.Write([]byte("x"))
+			}
+		}
+	}()
+	defer close(stop)
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	c.Abort()
+	rec.waitDone(t)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Done came %v after Abort; Abort must end the linger", d)
+	}
+}
