@@ -7,6 +7,7 @@
 //   window.duet.pc()       the current RTCPeerConnection, or null
 //   window.duet.state()    the call state (the data-state of call-status)
 //   window.duet.room()     the room id, "" on the home page
+//   window.duet.joined()   whether the server has answered our join
 //   window.duet.chatOpen() whether the chat data channel is open
 //   window.duet.media()    "audio-video", "audio-only", "video-only" or "receive-only"
 //   window.duet.lang()     "en" or "zh-CN", the language shown
@@ -107,6 +108,7 @@ let signaling = null;
 let local = null;
 /** What the last joined said: our role and the ICE servers to use. */
 let session = { polite: false, /** @type {RTCIceServer[]} */ iceServers: [] };
+let joinAnswered = false; // the server has sent "joined" (for tests: window.duet.joined)
 /** File transfers over the current connection's chat channel, once open. */
 /** @type {Files|null} */
 let files = null;
@@ -137,6 +139,7 @@ window.duet = {
   pc: () => (call ? call.pc : null),
   state: () => state,
   room: () => room,
+  joined: () => joinAnswered,
   chatOpen: () => !!call && call.chatOpen(),
   media: () => (local ? local.mode : ""),
   lang: () => S.lang,
@@ -326,6 +329,7 @@ function onMessage(msg) {
   switch (msg.type) {
     case "joined":
       session = { polite: !!msg.polite, iceServers: msg.iceServers || [] };
+      joinAnswered = true;
       // No ICE servers at all is what LAN mode (--lan) hands out: only
       // host candidates, so say why a call from elsewhere cannot connect.
       el.lanMode.hidden = session.iceServers.length !== 0;

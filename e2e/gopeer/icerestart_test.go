@@ -38,7 +38,7 @@ func TestICERestartWithBrowser(t *testing.T) {
 			} else {
 				page = openApp(t, b, srv, room, "browser")
 				// In the room (and so impolite) before the Go peer comes.
-				if err := browsertest.WaitFor(page, status+` === "waiting"`, 20*time.Second); err != nil {
+				if err := browsertest.WaitFor(page, status+` === "waiting" && window.duet.joined()`, 20*time.Second); err != nil {
 					t.Fatal(err)
 				}
 				call = dial(t, srv, room, opts...)

@@ -70,7 +70,7 @@ func TestServerRestartWithBrowser(t *testing.T) {
 				page = openApp(t, b, srv, room, "browser")
 			} else {
 				page = openApp(t, b, srv, room, "browser")
-				if err := browsertest.WaitFor(page, status+` === "waiting"`, 20*time.Second); err != nil {
+				if err := browsertest.WaitFor(page, status+` === "waiting" && window.duet.joined()`, 20*time.Second); err != nil {
 					t.Fatal(err)
 				}
 				call = dial(t, srv, room, opts...)
