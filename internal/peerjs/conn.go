@@ -67,7 +67,13 @@ func (c *conn) stop(r closeReason) {
 // the client can tell the user why (a bad key, a taken id). Returning from
 // the handler lets net/http free its buffers and the handler's stack.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	nc, err := wsconn.Upgrade(w, r, s.cfg.CheckOrigin)
+	check := s.cfg.CheckOrigin
+	if check == nil {
+		// Like the reference server, any page may use the endpoint
+		// unless the operator lists origins.
+		check = func(*http.Request) bool { return true }
+	}
+	nc, err := wsconn.Upgrade(w, r, check)
 	if err != nil {
 		return // Upgrade has already written the HTTP error
 	}

@@ -541,3 +541,38 @@ func TestAbortDuringLinger(t *testing.T) {
 		t.Fatalf("Done came %v after Abort; Abort must end the linger", d)
 	}
 }
+
+func TestSameOriginByDefault(t *testing.T) {
+	rec := &recorder{echo: true}
+	url := serve(t, Options{}, rec, false)
+	host := strings.TrimPrefix(url, "ws://")
+	tests := []struct {
+		origin string
+		ok     bool
+	}{
+		{"", true},
+		{"http://" + host, true},
+		{"HTTP://" + strings.ToUpper(host), true},
+		{"http://evil.example", false},
+		{"http://" + host + ".evil.example", false},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.origin != "" {
+			h.Set("Origin", tt.origin)
+		}
+		ws, resp, err := websocket.DefaultDialer.Dial(url, h)
+		if tt.ok != (err == nil) {
+			t.Errorf("origin %q: err %v, want ok=%v", tt.origin, err, tt.ok)
+		}
+		if err == nil {
+			ws.Close()
+			<-rec.conns
+			<-rec.ended
+			<-rec.done
+			rec.ended, rec.done = make(chan struct{}), make(chan struct{})
+		} else if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %q: response %v, want 403", tt.origin, resp)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -16,7 +17,10 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // Upgrade answers a WebSocket opening handshake (RFC 6455 section 4.2) and
 // returns the hijacked connection. On a bad request it writes the HTTP
-// error itself and returns an error. checkOrigin may be nil (any origin).
+// error itself and returns an error. A nil checkOrigin allows requests
+// without an Origin (programs) and same-origin pages only, as gorilla's
+// Upgrader did: a page elsewhere must not ride a visitor's browser into a
+// room unless the caller says so.
 //
 // No subprotocols and no extensions are negotiated: duet's clients use
 // neither, and without permessage-deflate an idle connection needs no
@@ -43,7 +47,10 @@ func Upgrade(w http.ResponseWriter, r *http.Request, checkOrigin func(*http.Requ
 	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
 		return fail(http.StatusBadRequest, "bad Sec-WebSocket-Key")
 	}
-	if checkOrigin != nil && !checkOrigin(r) {
+	if checkOrigin == nil {
+		checkOrigin = SameOrigin
+	}
+	if !checkOrigin(r) {
 		return fail(http.StatusForbidden, "origin not allowed")
 	}
 	hj, ok := w.(http.Hijacker)
@@ -69,6 +76,17 @@ func Upgrade(w http.ResponseWriter, r *http.Request, checkOrigin func(*http.Requ
 	}
 	nc.SetDeadline(time.Time{})
 	return nc, nil
+}
+
+// SameOrigin allows a request without an Origin header, or whose Origin
+// names the host the request was sent to.
+func SameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
 func acceptKey(key string) string {
