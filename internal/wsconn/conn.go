@@ -234,14 +234,17 @@ func (c *Conn) queueCloseLocked(code int, text string) {
 	c.writeLocked(appendFrame(nil, opClose, closePayload(code, text)), true, true)
 }
 
-// write sends a frame in order; control frames skip the queue bound.
+// write sends a data frame, or a pong (control), in order. Both count
+// against SendQueue: a client that sends pings and never reads must not
+// grow the queue. A pong that does not fit is dropped (RFC 6455 lets a
+// pong answer only the latest ping, and this client is being cut anyway).
 func (c *Conn) write(f []byte, control, isClose bool) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closing || c.broken {
 		return ErrClosed
 	}
-	if !control && len(c.q) >= c.opts.SendQueue {
+	if len(c.q) >= c.opts.SendQueue {
 		return ErrQueueFull
 	}
 	return c.writeLocked(f, control, isClose)
@@ -391,7 +394,9 @@ func (c *Conn) tick() {
 	}
 	if now.Sub(c.lastPing) >= c.opts.PingInterval {
 		c.lastPing = now
-		c.writeLocked(appendFrame(nil, opPing, nil), true, false)
+		if len(c.q) < c.opts.SendQueue { // a client this far behind is pinged no more
+			c.writeLocked(appendFrame(nil, opPing, nil), true, false)
+		}
 	}
 	next := min(c.lastPing.Add(c.opts.PingInterval).Sub(now), last.Add(c.opts.IdleTimeout).Sub(now))
 	c.timer.Reset(max(next, time.Millisecond))
@@ -526,6 +531,10 @@ func (c *Conn) maybeFinishLocked() {
 	}()
 }
 
+// pendReserve is the largest incomplete frame whose whole size is
+// allocated when its header arrives (an offer is about 3 KB).
+const pendReserve = 8 << 10
+
 // processLocked parses frames from b (the reader holds rmu).
 func (c *Conn) processLocked(b []byte) {
 	if len(c.pend) > 0 {
@@ -547,8 +556,10 @@ func (c *Conn) processLocked(b []byte) {
 		}
 		total := h.size + int(h.length)
 		if len(b) < total {
-			if cap(c.pend) < total {
-				// Room for the whole frame at once; ReadLimit bounds it.
+			if cap(c.pend) < total && total <= pendReserve {
+				// Room for a signaling-sized frame at once. A larger one
+				// grows with what arrives: a frame header alone must not
+				// make us allocate the size it announces.
 				p := make([]byte, len(b), total)
 				copy(p, b)
 				c.pend, b = p, p

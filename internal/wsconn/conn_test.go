@@ -576,3 +576,71 @@ func TestSameOriginByDefault(t *testing.T) {
 		}
 	}
 }
+
+// A client that pings and never reads cannot grow the server's queue.
+func TestPingFloodIsBounded(t *testing.T) {
+	rec := &recorder{}
+	seen := make(chan struct{})
+	rec.onMsg = func(*Conn, []byte) { close(seen) }
+	r := dialRaw(t, serve(t, Options{SendQueue: 8}, rec, false))
+	c := <-rec.conns
+	ping := frame(true, opPing, bytes.Repeat([]byte("p"), 125))
+	go func() {
+		// The kernel buffers fill, so this writer blocks until the test
+		// closes the socket; the marker tells when the server read it all.
+		for range 20000 {
+			if _, err := r.nc.Write(ping); err != nil {
+				return
+			}
+		}
+		r.nc.Write(frame(true, opText, []byte("marker")))
+	}()
+	select {
+	case <-seen:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server never read past the pings")
+	}
+	c.wmu.Lock()
+	n := len(c.q)
+	c.wmu.Unlock()
+	if n > 8 {
+		t.Fatalf("%d frames queued for a client that does not read; SendQueue is 8", n)
+	}
+}
+
+// A frame header announcing a large payload does not make the server
+// allocate it before the bytes arrive.
+func TestAnnouncedSizeIsNotAllocated(t *testing.T) {
+	rec := &recorder{}
+	got := make(chan int, 1)
+	rec.onMsg = func(_ *Conn, data []byte) { got <- len(data) }
+	r := dialRaw(t, serve(t, Options{ReadLimit: 1 << 20}, rec, false))
+	c := <-rec.conns
+	f := frame(true, opBinary, make([]byte, 1<<20))
+	r.nc.Write(f[:100]) // the header and a few bytes of a 1 MiB frame
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.rmu.Lock()
+		got, capacity := len(c.pend), cap(c.pend)
+		c.rmu.Unlock()
+		if got > 0 {
+			if capacity > 64<<10 {
+				t.Fatalf("holding %d bytes of a frame, the server reserved %d", got, capacity)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server never read the partial frame")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.nc.Write(f[100:])
+	select {
+	case n := <-got:
+		if n != 1<<20 {
+			t.Fatalf("delivered %d bytes, want the whole 1 MiB", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the whole frame was never delivered")
+	}
+}
