@@ -215,6 +215,10 @@ func (s *session) handle(data []byte) *protocol.Error {
 	var e *protocol.Error
 	switch m := m.(type) {
 	case *protocol.Join:
+		if s.conn != nil {
+			s.joinHeld(m)
+			return nil
+		}
 		// Mint credentials outside the hub lock.
 		e = h.join(s, m.Room, m.Resume, h.cfg.ICEServers(s.host))
 	case *protocol.Leave:
@@ -234,4 +238,23 @@ func (s *session) handle(data []byte) *protocol.Error {
 		e.Ref = m.MessageType()
 	}
 	return e
+}
+
+// joinHeld joins on a goroutine of its own while the connection holds the
+// client's later messages: on a cluster, a join asks the room directory
+// (NATS) and may wait for it up to joinClaimTimeout, and the poller that
+// called Message serves many other connections meanwhile. The hub counts
+// the goroutine, so Shutdown waits for it.
+func (s *session) joinHeld(m *protocol.Join) {
+	h := s.hub
+	s.conn.Hold()
+	h.wg.Add(1) // the session's own count is held until its connection ends
+	go func() {
+		defer h.wg.Done()
+		defer s.conn.Release()
+		if e := h.join(s, m.Room, m.Resume, h.cfg.ICEServers(s.host)); e != nil {
+			e.Ref = m.MessageType()
+			s.sendErr(e)
+		}
+	}()
 }

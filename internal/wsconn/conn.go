@@ -105,6 +105,7 @@ type Conn struct {
 	msg      []byte // earlier fragments of a fragmented message
 	msgOp    byte
 	inMsg    bool
+	held     bool // Hold: frames wait in pend until Release
 
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
 
@@ -531,17 +532,48 @@ func (c *Conn) maybeFinishLocked() {
 	}()
 }
 
+// Hold makes the connection's later frames wait until Release. Call it
+// from Message: a handler that must do slow work (a cluster-wide join)
+// does it on a goroutine of its own, so the poller goes on serving other
+// connections, and this client's next messages still come after it.
+// While held, bytes keep being read (so the socket never looks idle) into
+// a buffer bounded by twice ReadLimit; a client that sends more than that
+// in the meantime is closed with 1008.
+func (c *Conn) Hold() { c.held = true }
+
+// Release ends a Hold: the frames that waited are handled now, on the
+// caller's goroutine, in order.
+func (c *Conn) Release() {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.held = false
+	if c.readDone || len(c.pend) == 0 {
+		return
+	}
+	b := c.pend
+	c.pend = nil
+	c.processLocked(b)
+}
+
 // pendReserve is the largest incomplete frame whose whole size is
 // allocated when its header arrives (an offer is about 3 KB).
 const pendReserve = 8 << 10
 
 // processLocked parses frames from b (the reader holds rmu).
 func (c *Conn) processLocked(b []byte) {
+	if c.held {
+		if int64(len(c.pend)+len(b)) > 2*c.opts.ReadLimit+64 {
+			c.failFrameLocked(&frameError{ClosePolicyViolation, "too much sent while a request was pending"})
+			return
+		}
+		c.pend = append(c.pend, b...)
+		return
+	}
 	if len(c.pend) > 0 {
 		c.pend = append(c.pend, b...)
 		b = c.pend
 	}
-	for !c.readDone {
+	for !c.readDone && !c.held {
 		h, ok, fe := parseHeader(b)
 		if fe != nil {
 			c.failFrameLocked(fe)

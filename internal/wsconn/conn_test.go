@@ -644,3 +644,52 @@ func TestAnnouncedSizeIsNotAllocated(t *testing.T) {
 		t.Fatal("the whole frame was never delivered")
 	}
 }
+
+// Frames that arrive while a handler holds the connection wait, in order,
+// and are handled on Release.
+func TestHoldKeepsOrder(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
+			rec := &recorder{}
+			release := make(chan struct{})
+			released := make(chan struct{})
+			rec.onMsg = func(c *Conn, data []byte) {
+				if string(data) == "slow" {
+					c.Hold()
+					go func() {
+						<-release
+						c.Release()
+						close(released)
+					}()
+				}
+			}
+			ws := dial(t, serve(t, Options{}, rec, useTLS))
+			for _, m := range []string{"slow", "a", "b"} {
+				ws.WriteMessage(websocket.TextMessage, []byte(m))
+			}
+			time.Sleep(100 * time.Millisecond) // a and b have arrived by now
+			rec.mu.Lock()
+			before := strings.Join(rec.msgs, ",")
+			rec.mu.Unlock()
+			if before != "true:slow" {
+				t.Fatalf("handled %q while held", before)
+			}
+			close(release)
+			<-released
+			ws.WriteMessage(websocket.TextMessage, []byte("c"))
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				rec.mu.Lock()
+				got := strings.Join(rec.msgs, ",")
+				rec.mu.Unlock()
+				if got == "true:slow,true:a,true:b,true:c" {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("handled %q, want slow, a, b, c in order", got)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
