@@ -42,7 +42,7 @@ func benchSignal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	ramp := fs.Int("ramp", 50, "connections opened at once during the ramp")
 	perSource := fs.Int("peers-per-source", 8, "on a loopback server, dial from a new 127.1.x.y address every this many peers, so duet's per-IP limits see many clients; 0 dials from one")
 	jsonOut := fs.Bool("json", false, "print the result as JSON on stdout")
-	metricsURL := fs.String("metrics", "", "server /metrics URL to read its memory from (default: SERVER/metrics; \"-\" for none)")
+	metricsURL := fs.String("metrics", "", "server /metrics URL to read its memory and its own relay times from (default: SERVER/metrics; \"-\" for none)")
 	flagenv.Usage(fs)
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return flagExit(err)
@@ -64,11 +64,15 @@ func benchSignal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	tty := isTerminal(stderr)
 	var rssRamped int64
+	var relayBefore signalload.Histogram
 	res, err := signalload.Run(ctx, signalload.Config{
 		URL: wsURL, URLs: wsURLs, Peers: *peers, Rate: *rate, Duration: *duration, Ramp: *ramp,
 		Sources: sources(httpBase, *peers, *perSource),
 		// Read the server's memory with every peer connected and idle.
-		OnRamped: func() { rssRamped = readRSS(ctx, *metricsURL) },
+		OnRamped: func() {
+			rssRamped = readRSS(ctx, *metricsURL)
+			relayBefore, _ = readRelay(ctx, *metricsURL)
+		},
 		Progress: func(s signalload.Snapshot) {
 			line := fmt.Sprintf("%-5s connected %6d  sent %9d  received %9d  errors %d", s.Phase, s.Connected, s.Sent, s.Received, s.Errors)
 			if tty {
@@ -86,6 +90,12 @@ func benchSignal(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	sum := summary{Result: res, RSSBefore: rssBefore, RSSRamped: rssRamped}
+	// The server's own share of each relay, from its histogram over the
+	// load: what the end-to-end latency cannot separate from the
+	// generator's scheduling when both run on one machine.
+	if after, err := readRelay(ctx, *metricsURL); err == nil && relayBefore.Bounds != nil {
+		sum.ServerRelay = after.Sub(relayBefore)
+	}
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -148,6 +158,13 @@ func readRSS(ctx context.Context, url string) int64 {
 	return rss
 }
 
+func readRelay(ctx context.Context, url string) (signalload.Histogram, error) {
+	if url == "-" {
+		return signalload.Histogram{}, fmt.Errorf("no metrics")
+	}
+	return signalload.ServerHistogram(ctx, url, "duet_signal_relay_seconds")
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
@@ -160,6 +177,7 @@ func isTerminal(w io.Writer) bool {
 type summary struct {
 	*signalload.Result
 	RSSBefore, RSSRamped int64
+	ServerRelay          signalload.Histogram // duet_signal_relay_seconds over the load
 }
 
 // perPeer is the server's resident memory per connected peer, from its RSS
@@ -191,6 +209,11 @@ func (s summary) print(w io.Writer) {
 			[2]string{"server RSS ramped", fmt.Sprintf("%.1f MiB", float64(s.RSSRamped)/(1<<20))},
 			[2]string{"server RSS per peer", fmt.Sprintf("%.1f KiB", pp/1024)})
 	}
+	if s.ServerRelay.Count() > 0 {
+		rows = append(rows,
+			[2]string{"server relay p50", ms(s.ServerRelay.Quantile(0.50))},
+			[2]string{"server relay p99", ms(s.ServerRelay.Quantile(0.99))})
+	}
 	codes := make([]string, 0, len(s.Errors))
 	for c := range s.Errors {
 		codes = append(codes, c)
@@ -218,5 +241,10 @@ func (s summary) jsonView() map[string]any {
 		},
 		"errors": s.Errors, "server_rss_before": s.RSSBefore, "server_rss_ramped": s.RSSRamped,
 		"server_rss_per_peer": s.perPeer(),
+		"server_relay_ms": map[string]float64{
+			"count": s.ServerRelay.Count(),
+			"p50":   float64(s.ServerRelay.Quantile(0.50)) / 1e6,
+			"p99":   float64(s.ServerRelay.Quantile(0.99)) / 1e6,
+		},
 	}
 }

@@ -28,6 +28,7 @@ type Metrics struct {
 	overflows   prometheus.Counter
 	paired      prometheus.Histogram
 
+	relayTime    prometheus.Histogram
 	callSetup    *prometheus.HistogramVec
 	callOutcomes *prometheus.CounterVec
 }
@@ -47,12 +48,16 @@ func New() *Metrics {
 	m.relayed = prometheus.NewCounter(prometheus.CounterOpts{Name: "duet_signal_messages_relayed_total", Help: "Descriptions and candidates queued for the other peer."})
 	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "duet_signal_messages_dropped_total", Help: "Relays dropped because the other peer was absent or reconnecting."})
 	m.overflows = prometheus.NewCounter(prometheus.CounterOpts{Name: "duet_signal_queue_overflows_total", Help: "Clients cut off because their send queue was full (slow consumers)."})
+	// 5 µs to 164 ms: the server's own share of a relay is tens of
+	// microseconds, so the default buckets (5 ms and up) would say nothing.
+	m.relayTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "duet_signal_relay_seconds", Help: "Time a relay spends inside the server: from the client's frame reaching its session to the copy being written to the partner's socket (or queued).",
+		Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16)})
 	m.paired = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "duet_signal_join_to_paired_seconds", Help: "Time from the first peer joining a room to the second joining.",
 		Buckets: prometheus.ExponentialBuckets(0.05, 4, 10)})
 	m.callSetup = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "duet_call_setup_seconds", Help: "Client-reported time from both peers being in the room to the peer connection being connected, by path (direct, relay).",
 		Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30}}, []string{"path"})
 	m.callOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "duet_call_outcomes_total", Help: "Client-reported call outcomes: connected (direct or relay) or failed (ICE failure)."}, []string{"outcome", "path"})
-	for _, c := range []prometheus.Collector{m.connections, m.joins, m.refusals, m.leaves, m.relayed, m.dropped, m.overflows, m.paired, m.callSetup, m.callOutcomes} {
+	for _, c := range []prometheus.Collector{m.connections, m.joins, m.refusals, m.leaves, m.relayed, m.relayTime, m.dropped, m.overflows, m.paired, m.callSetup, m.callOutcomes} {
 		f(c)
 	}
 	return m
@@ -74,6 +79,7 @@ func (m *Metrics) Refused(code protocol.Code) { m.refusals.WithLabelValues(strin
 func (m *Metrics) Paired(wait time.Duration)  { m.paired.Observe(wait.Seconds()) }
 func (m *Metrics) Left(reason string)         { m.leaves.WithLabelValues(reason).Inc() }
 func (m *Metrics) Relayed()                   { m.relayed.Inc() }
+func (m *Metrics) RelayTime(d time.Duration)  { m.relayTime.Observe(d.Seconds()) }
 func (m *Metrics) Dropped()                   { m.dropped.Inc() }
 func (m *Metrics) Overflow()                  { m.overflows.Inc() }
 func (m *Metrics) Joined(resumed bool) {

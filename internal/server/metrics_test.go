@@ -105,6 +105,7 @@ func TestMetricsAfterACall(t *testing.T) {
 		`duet_signal_joins_total{resumed="false"}`:                   2,
 		`duet_signal_refusals_total{code="room-full"}`:               1,
 		"duet_signal_messages_relayed_total":                         1,
+		"duet_signal_relay_seconds_count":                            1,
 		"duet_signal_join_to_paired_seconds_count":                   1,
 		`duet_call_setup_seconds{path="relay"}_count`:                1,
 		`duet_call_outcomes_total{outcome="connected",path="relay"}`: 1,

@@ -319,7 +319,7 @@ func (h *Hub) leaveLocked(s *session, reason string) {
 // relay queues data, already validated and re-encoded, for the partner of s.
 // It is queued under the lock so it cannot reach a session that has since
 // left for another room. With no partner, or a ghost, it is dropped.
-func (h *Hub) relay(s *session, data []byte) *protocol.Error {
+func (h *Hub) relay(s *session, data []byte, start time.Time) *protocol.Error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.room == nil {
@@ -336,9 +336,10 @@ func (h *Hub) relay(s *session, data []byte) *protocol.Error {
 	h.cfg.Observer.Relayed()
 	if other.remote != "" {
 		h.bus.Send(other.remote, bus.Envelope{Kind: bus.Relay, Room: s.room.id, To: other.peerID, From: s.peerID, FromNode: h.node, Data: data})
-		return nil
+	} else {
+		other.send(data)
 	}
-	other.send(data)
+	h.cfg.Observer.RelayTime(time.Since(start))
 	return nil
 }
 

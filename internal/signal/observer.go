@@ -17,18 +17,24 @@ type Observer interface {
 	Paired(wait time.Duration)  // a room became two peers; wait is since the first joined
 	Left(reason string)         // a place was freed (protocol.Reason*)
 	Relayed()                   // a message was queued for the partner
-	Dropped()                   // a relay was dropped: no partner, or it is a ghost
-	Overflow()                  // a session's send queue was full: cut off as slow
+	// RelayTime is how long a relay took inside the server: from the
+	// client's frame reaching the session to its copy being written to
+	// the partner's socket (or queued, if the socket was full or the
+	// partner is on another node).
+	RelayTime(d time.Duration)
+	Dropped()  // a relay was dropped: no partner, or it is a ghost
+	Overflow() // a session's send queue was full: cut off as slow
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Connected()            {}
-func (nopObserver) Disconnected()         {}
-func (nopObserver) Refused(protocol.Code) {}
-func (nopObserver) Joined(bool)           {}
-func (nopObserver) Paired(time.Duration)  {}
-func (nopObserver) Left(string)           {}
-func (nopObserver) Relayed()              {}
-func (nopObserver) Dropped()              {}
-func (nopObserver) Overflow()             {}
+func (nopObserver) Connected()              {}
+func (nopObserver) Disconnected()           {}
+func (nopObserver) Refused(protocol.Code)   {}
+func (nopObserver) Joined(bool)             {}
+func (nopObserver) Paired(time.Duration)    {}
+func (nopObserver) Left(string)             {}
+func (nopObserver) Relayed()                {}
+func (nopObserver) RelayTime(time.Duration) {}
+func (nopObserver) Dropped()                {}
+func (nopObserver) Overflow()               {}

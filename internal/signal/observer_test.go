@@ -35,6 +35,7 @@ func (o *countingObserver) Joined(resumed bool)     { o.inc("joined") }
 func (o *countingObserver) Paired(time.Duration)    { o.inc("paired") }
 func (o *countingObserver) Left(reason string)      { o.inc("left:" + reason) }
 func (o *countingObserver) Relayed()                { o.inc("relayed") }
+func (o *countingObserver) RelayTime(time.Duration) { o.inc("relay-time") }
 func (o *countingObserver) Dropped()                { o.inc("dropped") }
 func (o *countingObserver) Overflow()               { o.inc("overflow") }
 
@@ -53,7 +54,7 @@ func TestObserverCounts(t *testing.T) {
 	a.send(&protocol.Ping{})
 	expect[*protocol.Pong](a)
 
-	want := map[string]int{"connected": 3, "joined": 2, "paired": 1, "relayed": 1, "dropped": 1,
+	want := map[string]int{"connected": 3, "joined": 2, "paired": 1, "relayed": 1, "relay-time": 1, "dropped": 1,
 		"refused:room-full": 1, "left:left": 1}
 	for k, v := range want {
 		if got := o.get(k); got != v {

@@ -203,6 +203,7 @@ func (s *session) Message(_ *wsconn.Conn, text bool, data []byte) {
 
 // handle acts on one client frame and returns the refusal to send, if any.
 func (s *session) handle(data []byte) *protocol.Error {
+	start := time.Now()
 	m, err := protocol.DecodeClient(data)
 	if err != nil {
 		var pe *protocol.Error
@@ -230,7 +231,7 @@ func (s *session) handle(data []byte) *protocol.Error {
 		if err != nil {
 			return protocol.Errorf(protocol.CodeBadMessage, "cannot re-encode message")
 		}
-		e = h.relay(s, b)
+		e = h.relay(s, b, start)
 	case *protocol.Ping:
 		s.sendMsg(&protocol.Pong{})
 	}
