@@ -6,9 +6,12 @@
 // this node's sessions or a stub standing for a peer on another node.
 //
 // Locking: Hub.mu guards the room registry and every session's room and role.
-// Nothing blocks while it is held: sending to a session is a non-blocking
-// push onto that session's bounded queue, and a session whose queue is full is
-// cut off instead of waited for, so one slow client cannot stall other rooms.
+// Nothing blocks while it is held: sending to a session writes what its
+// socket takes at once and queues the rest (bounded), and a session whose
+// queue is full is cut off instead of waited for, so one slow client cannot
+// stall other rooms. Sessions are read by wsconn's shared pollers, so their
+// handlers must not block either; the one step that may wait (a cluster
+// join) runs on a goroutine of its own.
 package signal
 
 import (

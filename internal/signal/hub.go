@@ -11,7 +11,8 @@ import (
 	"github.com/duet-call/duet/protocol"
 )
 
-// Hub owns every room. Sessions call into it from their reader goroutines.
+// Hub owns every room. Sessions call into it from the wsconn pollers that
+// read them, and from their join goroutines.
 type Hub struct {
 	cfg  Config
 	log  *slog.Logger
