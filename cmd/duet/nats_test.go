@@ -45,7 +45,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 // metricValues parses /metrics (failing on a bad exposition) into
-// name → value for unlabelled counters and gauges.
+// name → value for counters and gauges, labelled series keyed as the
+// exposition prints them: name{label="value",...}.
 func metricValues(t *testing.T, base string) map[string]float64 {
 	t.Helper()
 	_, body := httpGet(t, base+"/metrics")
@@ -57,14 +58,19 @@ func metricValues(t *testing.T, base string) map[string]float64 {
 	out := map[string]float64{}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
+			key := name
 			if len(m.GetLabel()) > 0 {
-				continue
+				var ls []string
+				for _, l := range m.GetLabel() {
+					ls = append(ls, l.GetName()+`="`+l.GetValue()+`"`)
+				}
+				key += "{" + strings.Join(ls, ",") + "}"
 			}
 			switch {
 			case m.Counter != nil:
-				out[name] = m.Counter.GetValue()
+				out[key] = m.Counter.GetValue()
 			case m.Gauge != nil:
-				out[name] = m.Gauge.GetValue()
+				out[key] = m.Gauge.GetValue()
 			}
 		}
 	}
@@ -134,10 +140,18 @@ func TestServeCluster(t *testing.T) {
 		"duet_signal_messages_relayed_total": 1,
 		"duet_turn_allocations":              0,
 		"duet_nats_places_restored_total":    0,
+		// The TURN self-test at start: one permission, and its 20-byte
+		// datagram to the loopback peer and back.
+		"duet_turn_permissions_created_total":                  1,
+		`duet_turn_relayed_bytes_total{direction="to_peer"}`:   20,
+		`duet_turn_relayed_bytes_total{direction="to_client"}`: 20,
 	} {
 		if got, ok := m0[name]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
 		}
+	}
+	if _, ok := m0["duet_turn_permissions"]; !ok {
+		t.Error("duet_turn_permissions missing")
 	}
 	if m0["duet_nats_envelopes_sent_total"] < 1 { // the relay a sent
 		t.Errorf("duet_nats_envelopes_sent_total = %v, want the relay counted", m0["duet_nats_envelopes_sent_total"])

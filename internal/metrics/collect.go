@@ -32,6 +32,9 @@ func (m *Metrics) WatchTURN(stats func() turnserver.Stats) {
 			prometheus.NewDesc("duet_turn_allocations", "Live TURN allocations.", nil, nil),
 			prometheus.NewDesc("duet_turn_allocations_created_total", "TURN allocations created since start.", nil, nil),
 			prometheus.NewDesc("duet_turn_refusals_total", "TURN requests (or, for bandwidth, datagrams) refused, by reason.", []string{"reason"}, nil),
+			prometheus.NewDesc("duet_turn_permissions", "Live TURN permissions (allocation, peer IP), those installed by ChannelBind included.", nil, nil),
+			prometheus.NewDesc("duet_turn_permissions_created_total", "TURN permissions installed since start by CreatePermission or ChannelBind, one per peer IP new to its allocation; refreshes of a live permission are not counted.", nil, nil),
+			prometheus.NewDesc("duet_turn_relayed_bytes_total", "Payload bytes relayed through TURN allocations since start, by direction: to_peer (Send indications and ChannelData from clients) or to_client (datagrams from peers); headers, and datagrams the relay dropped (bandwidth cap, self-port rule), excluded.", []string{"direction"}, nil),
 		},
 		collect: func(ch chan<- prometheus.Metric, d []*prometheus.Desc) {
 			st := stats()
@@ -40,6 +43,10 @@ func (m *Metrics) WatchTURN(stats func() turnserver.Stats) {
 			for reason, n := range st.Refused {
 				ch <- prometheus.MustNewConstMetric(d[2], prometheus.CounterValue, float64(n), reason)
 			}
+			ch <- prometheus.MustNewConstMetric(d[3], prometheus.GaugeValue, float64(st.Permissions))
+			ch <- prometheus.MustNewConstMetric(d[4], prometheus.CounterValue, float64(st.PermissionsCreated))
+			ch <- prometheus.MustNewConstMetric(d[5], prometheus.CounterValue, float64(st.RelayedBytesToPeer), "to_peer")
+			ch <- prometheus.MustNewConstMetric(d[5], prometheus.CounterValue, float64(st.RelayedBytesToClient), "to_client")
 		},
 	})
 }

@@ -78,6 +78,19 @@ func (g *guardConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 }
 
+// WriteTo sends pion's datagrams to clients: STUN responses, and the
+// ChannelData and Data indications of the peer → client relay that missed
+// the fast path, whose payload it counts.
+func (g *guardConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	n, err := g.UDPConn.WriteTo(b, addr)
+	if err == nil {
+		if p := payloadToClient(b); p > 0 {
+			g.s.relayed.toClient.Add(uint64(p))
+		}
+	}
+	return n, err
+}
+
 // forbid answers 403 and returns true when the authenticated request in b
 // names a peer the policy refuses.
 func (g *guardConn) forbid(b []byte, addr net.Addr) bool {

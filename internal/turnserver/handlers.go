@@ -37,6 +37,19 @@ type Stats struct {
 	Allocations int
 	// AllocationsCreated counts allocations since Start.
 	AllocationsCreated uint64
+	// Permissions is the number of live permissions (allocation, peer IP),
+	// including those a ChannelBind installed.
+	Permissions int
+	// PermissionsCreated counts permissions installed since Start, by
+	// CreatePermission or ChannelBind, for a peer IP the allocation had no
+	// live permission for; refreshes of a live permission are not counted.
+	PermissionsCreated uint64
+	// RelayedBytesToPeer and RelayedBytesToClient count payload bytes
+	// relayed since Start (Send indication and ChannelData data; datagrams
+	// from peers), headers excluded, datagrams dropped by the bandwidth cap
+	// or the self-port rule excluded, the start-up self-test included.
+	RelayedBytesToPeer   uint64
+	RelayedBytesToClient uint64
 	// Refused counts refusals by reason (the Reason* constants). Bandwidth
 	// and self-port count dropped datagrams; the others count requests.
 	Refused map[string]uint64
@@ -125,6 +138,12 @@ func (s *Server) eventHandler() turn.EventHandler {
 			s.users.mu.Unlock()
 			s.log.Debug("turn allocation", "client", src.String(), "relay", relay.String(), "username", username)
 		},
+		OnPermissionCreated: func(_, _ net.Addr, _, _, _ string, relay net.Addr, peer net.IP) {
+			s.perms.add(relay, peer)
+		},
+		OnPermissionDeleted: func(_, _ net.Addr, _, _, _ string, relay net.Addr, peer net.IP) {
+			s.perms.remove(relay, peer)
+		},
 		OnChannelCreated: func(src, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
 			s.channelCreated(src, relay, peer, number)
 		},
@@ -172,7 +191,14 @@ func (s *Server) refuse(reason, msg string, attrs ...any) {
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
-	st := Stats{AllocationsCreated: s.created.Load(), Refused: make(map[string]uint64, len(s.refused))}
+	st := Stats{
+		AllocationsCreated:   s.created.Load(),
+		Permissions:          s.perms.count(),
+		PermissionsCreated:   s.perms.created.Load(),
+		RelayedBytesToPeer:   s.relayed.toPeer.Load(),
+		RelayedBytesToClient: s.relayed.toClient.Load(),
+		Refused:              make(map[string]uint64, len(s.refused)),
+	}
 	if ts := s.turnServer(); ts != nil {
 		st.Allocations = ts.AllocationCount()
 	}

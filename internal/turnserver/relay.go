@@ -121,7 +121,10 @@ const relayMTU = 1600
 // datagram from a channel-bound peer of a UDP client goes straight back out
 // as ChannelData (the fast path); anything else is returned to pion. Datagrams
 // over the bandwidth cap are dropped rather than queued: real-time media is
-// better lost than late.
+// better lost than late. Bytes relayed here are counted here; those
+// returned to pion are counted when pion writes them to the client
+// (guardConn.WriteTo, tcpConn.Write), since pion drops datagrams from peers
+// without a permission.
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, from, err := c.UDPConn.ReadFromUDPAddrPort(c.rbuf[4:])
@@ -136,7 +139,9 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if fc, ok := c.peers.get(from); ok && c.s.fastOut != nil {
 			b := c.rbuf[:4+n]
 			b[0], b[1], b[2], b[3] = byte(fc.number>>8), byte(fc.number), byte(n>>8), byte(n)
-			_, _ = c.s.fastOut.WriteToUDPAddrPort(b, fc.client)
+			if _, err := c.s.fastOut.WriteToUDPAddrPort(b, fc.client); err == nil {
+				c.s.relayed.toClient.Add(uint64(n))
+			}
 			continue
 		}
 		n = copy(p, c.rbuf[4:4+n])
@@ -168,7 +173,11 @@ func (c *relayConn) send(p []byte, peer netip.AddrPort) (int, error) {
 		c.overCap()
 		return len(p), nil
 	}
-	return c.UDPConn.WriteToUDPAddrPort(p, peer)
+	n, err := c.UDPConn.WriteToUDPAddrPort(p, peer)
+	if err == nil {
+		c.s.relayed.toPeer.Add(uint64(n))
+	}
+	return n, err
 }
 
 // overCap counts every dropped datagram but logs once per allocation.

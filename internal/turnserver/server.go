@@ -35,6 +35,8 @@ type Server struct {
 	refused  map[string]*atomic.Uint64 // read-only map after New
 	logLimit *rate.Limiter
 	users    users
+	perms    permissions
+	relayed  relayedBytes
 
 	// Fast path (fastpath.go): bound channels by client, relay sockets by
 	// port, and the listener socket that sends to clients.
@@ -68,6 +70,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		refused:  newCounters(),
 		logLimit: rate.NewLimiter(refusalLogRate, refusalLogRate),
 		users:    users{count: map[string]int{}, owners: map[string]int{}},
+		perms:    permissions{live: map[permKey]struct{}{}},
 	}
 	s.publicIP = cfg.PublicIP
 	if !s.publicIP.IsValid() {

@@ -70,6 +70,18 @@ type tcpConn struct {
 	once sync.Once
 }
 
+// Write sends one whole message from pion (see payloadToClient) and counts
+// the relayed payload of ChannelData and Data indications.
+func (c *tcpConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err == nil {
+		if p := payloadToClient(b); p > 0 {
+			c.l.s.relayed.toClient.Add(uint64(p))
+		}
+	}
+	return n, err
+}
+
 func (c *tcpConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
