@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Options tune a connection. Zero values take the defaults noted.
@@ -141,9 +143,6 @@ func New(nc net.Conn, opts Options, h Handler) *Conn {
 	return c
 }
 
-// NetConn is the underlying connection.
-func (c *Conn) NetConn() net.Conn { return c.nc }
-
 // Start begins reading and pinging.
 func (c *Conn) Start() {
 	now := time.Now()
@@ -187,8 +186,10 @@ func (c *Conn) setPoller(p *poller) {
 // reading; the caller decides what to do with it (usually Close without
 // flushing).
 func (c *Conn) Send(data []byte) error {
-	f := make([]byte, 0, frameSize(len(data)))
-	return c.write(appendFrame(f, opText, data), false, false)
+	var hb [10]byte
+	// The header and data go out in one writev; data is copied only if the
+	// socket does not take it all.
+	return c.write(appendHeader(hb[:0], opText, len(data)), data)
 }
 
 // Close sends a close frame with code and text, after what is queued if
@@ -232,14 +233,14 @@ func (c *Conn) Abort() {
 
 func (c *Conn) queueCloseLocked(code int, text string) {
 	c.closeQueued = true
-	c.writeLocked(appendFrame(nil, opClose, closePayload(code, text)), true, true)
+	c.writeLocked(appendFrame(nil, opClose, closePayload(code, text)), nil, true)
 }
 
 // write sends a data frame, or a pong (control), in order. Both count
 // against SendQueue: a client that sends pings and never reads must not
 // grow the queue. A pong that does not fit is dropped (RFC 6455 lets a
 // pong answer only the latest ping, and this client is being cut anyway).
-func (c *Conn) write(f []byte, control, isClose bool) error {
+func (c *Conn) write(hdr, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closing || c.broken {
@@ -248,18 +249,23 @@ func (c *Conn) write(f []byte, control, isClose bool) error {
 	if len(c.q) >= c.opts.SendQueue {
 		return ErrQueueFull
 	}
-	return c.writeLocked(f, control, isClose)
+	return c.writeLocked(hdr, p, false)
 }
 
-func (c *Conn) writeLocked(f []byte, control, isClose bool) error {
+// writeLocked writes a frame (hdr, then p), or queues it behind what is
+// queued; isClose marks our close frame, whose writing starts the wait for
+// the client's.
+func (c *Conn) writeLocked(hdr, p []byte, isClose bool) error {
 	if c.broken {
 		if isClose {
 			c.closeWrittenLocked()
 		}
 		return ErrClosed
 	}
+	n := 0
 	if len(c.q) == 0 && !c.flushing && c.rc != nil {
-		n, err := c.writeNow(f)
+		var err error
+		n, err = c.writeNow(hdr, p)
 		if err != nil {
 			c.failLocked()
 			if isClose {
@@ -267,15 +273,14 @@ func (c *Conn) writeLocked(f []byte, control, isClose bool) error {
 			}
 			return ErrClosed
 		}
-		if n == len(f) {
+		if n == len(hdr)+len(p) {
 			if isClose {
 				c.closeWrittenLocked()
 			}
 			return nil
 		}
-		f = f[n:]
 	}
-	c.q = append(c.q, f)
+	c.q = append(c.q, unwritten(hdr, p, n))
 	if isClose {
 		c.q = append(c.q, nil) // marks the close frame as written once reached
 	}
@@ -286,12 +291,27 @@ func (c *Conn) writeLocked(f []byte, control, isClose bool) error {
 	return nil
 }
 
-// writeNow writes without waiting; a full socket buffer writes less.
-func (c *Conn) writeNow(f []byte) (int, error) {
+// unwritten is what is left of hdr then p after n bytes, in a buffer of
+// its own: the caller may reuse p once Send returns.
+func unwritten(hdr, p []byte, n int) []byte {
+	rest := make([]byte, 0, len(hdr)+len(p)-n)
+	if n < len(hdr) {
+		return append(append(rest, hdr[n:]...), p...)
+	}
+	return append(rest, p[n-len(hdr):]...)
+}
+
+// writeNow writes hdr and p without waiting; a full socket buffer takes
+// less.
+func (c *Conn) writeNow(hdr, p []byte) (int, error) {
 	var n int
 	var err error
 	if rerr := c.rc.Write(func(fd uintptr) bool {
-		n, err = syscall.Write(int(fd), f)
+		if len(p) == 0 {
+			n, err = syscall.Write(int(fd), hdr)
+		} else {
+			n, err = unix.Writev(int(fd), [][]byte{hdr, p})
+		}
 		return true
 	}); rerr != nil {
 		return 0, rerr
@@ -396,7 +416,7 @@ func (c *Conn) tick() {
 	if now.Sub(c.lastPing) >= c.opts.PingInterval {
 		c.lastPing = now
 		if len(c.q) < c.opts.SendQueue { // a client this far behind is pinged no more
-			c.writeLocked(appendFrame(nil, opPing, nil), true, false)
+			c.writeLocked(appendFrame(nil, opPing, nil), nil, false)
 		}
 	}
 	next := min(c.lastPing.Add(c.opts.PingInterval).Sub(now), last.Add(c.opts.IdleTimeout).Sub(now))
@@ -641,7 +661,7 @@ func (c *Conn) frameLocked(h header, p []byte) {
 			c.deliverLocked(c.msgOp, m)
 		}
 	case opPing:
-		c.write(appendFrame(nil, opPong, p), true, false)
+		c.write(appendFrame(nil, opPong, p), nil)
 	case opPong:
 		// Liveness only: lastRead has moved.
 	case opClose:

@@ -693,3 +693,17 @@ func TestHoldKeepsOrder(t *testing.T) {
 		})
 	}
 }
+
+func TestUnwritten(t *testing.T) {
+	hdr, p := []byte("HH"), []byte("payload")
+	for n := 0; n <= len(hdr)+len(p); n++ {
+		want := string(append(append([]byte(nil), hdr...), p...)[n:])
+		got := unwritten(hdr, p, n)
+		if string(got) != want {
+			t.Errorf("after %d bytes: %q, want %q", n, got, want)
+		}
+		if len(got) > 0 && len(p) > 0 && &got[len(got)-1] == &p[len(p)-1] {
+			t.Errorf("after %d bytes: shares the caller's buffer", n)
+		}
+	}
+}

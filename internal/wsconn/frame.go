@@ -108,10 +108,11 @@ func unmask(p []byte, key [4]byte) {
 	}
 }
 
-// appendFrame appends an unmasked server frame with FIN set.
-func appendFrame(dst []byte, op byte, payload []byte) []byte {
+// appendHeader appends the header of an unmasked server frame with FIN
+// set and an n-byte payload.
+func appendHeader(dst []byte, op byte, n int) []byte {
 	dst = append(dst, 0x80|op)
-	switch n := len(payload); {
+	switch {
 	case n <= 125:
 		dst = append(dst, byte(n))
 	case n <= 0xffff:
@@ -120,18 +121,12 @@ func appendFrame(dst []byte, op byte, payload []byte) []byte {
 		dst = append(dst, 127)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	return append(dst, payload...)
+	return dst
 }
 
-// frameSize is the length of the server frame for a payload of n bytes.
-func frameSize(n int) int {
-	switch {
-	case n <= 125:
-		return 2 + n
-	case n <= 0xffff:
-		return 4 + n
-	}
-	return 10 + n
+// appendFrame appends a whole unmasked server frame with FIN set.
+func appendFrame(dst []byte, op byte, payload []byte) []byte {
+	return append(appendHeader(dst, op, len(payload)), payload...)
 }
 
 // closePayload is a close frame's body: the code and a reason cut to fit
