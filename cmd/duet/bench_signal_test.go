@@ -2,32 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"log/slog"
 	"testing"
-	"time"
-
-	"github.com/duet-call/duet/internal/metrics"
-	"github.com/duet-call/duet/internal/server"
 )
 
 // TestBenchSignal runs duet bench signal against an in-process server and
 // checks that the summary adds up, the server's memory and its own relay
 // times included.
 func TestBenchSignal(t *testing.T) {
-	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	srv := startTestServer(t)
 	var out, errOut bytes.Buffer
 	code := runBench(t.Context(), []string{"signal", "--server", srv.URL(), "--peers", "4", "--rate", "40", "--duration", "1s", "--json"}, &out, &errOut)
 	if code != 0 {

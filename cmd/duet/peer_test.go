@@ -14,6 +14,7 @@ import (
 
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/media"
+	"github.com/duet-call/duet/internal/metrics"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/pion/webrtc/v4"
@@ -44,10 +45,11 @@ func startTestServer(t *testing.T) *server.Server {
 
 // startTestServerAt runs a server on addr with the given resume secret
 // (nil: a random one), so that a restart on the same port can honour the
-// tokens of the first.
+// tokens of the first. It serves /metrics, as duet serve does.
 func startTestServerAt(t *testing.T, addr string, secret []byte) *server.Server {
 	t.Helper()
-	srv, err := server.New(server.Config{Addr: addr, Logger: slog.New(slog.DiscardHandler), Signal: signal.Config{ResumeSecret: secret}})
+	srv, err := server.New(server.Config{Addr: addr, Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(),
+		Signal: signal.Config{ResumeSecret: secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
