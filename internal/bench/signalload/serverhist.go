@@ -1,11 +1,9 @@
 package signalload
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,41 +20,40 @@ type Histogram struct {
 // ServerHistogram reads the buckets of one histogram series (name without
 // _bucket) from a duet server's /metrics.
 func ServerHistogram(ctx context.Context, metricsURL, name string) (Histogram, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return Histogram{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return Histogram{}, fmt.Errorf("read server metrics: %w", err)
-	}
-	defer resp.Body.Close()
 	type bucket struct{ le, n float64 }
 	var bs []bucket
+	var perr error
 	prefix := name + `_bucket{le="`
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), prefix)
+	err := scrapeLines(ctx, metricsURL, func(l string) bool {
+		rest, ok := strings.CutPrefix(l, prefix)
 		if !ok {
-			continue
+			return true
 		}
 		le, val, ok := strings.Cut(rest, `"} `)
 		if !ok {
-			continue
+			return true
 		}
 		b := bucket{le: math.Inf(1)}
 		if le != "+Inf" {
+			var err error
 			if b.le, err = strconv.ParseFloat(le, 64); err != nil {
-				return Histogram{}, fmt.Errorf("%s: bad bound %q", name, le)
+				perr = fmt.Errorf("%s: bad bound %q", name, le)
+				return false
 			}
 		}
+		var err error
 		if b.n, err = strconv.ParseFloat(val, 64); err != nil {
-			return Histogram{}, fmt.Errorf("%s: bad count %q", name, val)
+			perr = fmt.Errorf("%s: bad count %q", name, val)
+			return false
 		}
 		bs = append(bs, b)
+		return true
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return Histogram{}, err
 	}
 	if len(bs) == 0 {
 		return Histogram{}, fmt.Errorf("no %s at %s", name, metricsURL)
