@@ -108,6 +108,11 @@ type Conn struct {
 	msgOp    byte
 	inMsg    bool
 	held     bool // Hold: frames wait in pend until Release
+	// heldEnd: the socket ended (EOF, reset) while held. The frames read
+	// before it, such as a client's close frame, are still in pend, so
+	// the end waits for Release rather than throwing them away: a clean
+	// close must not be taken for a drop.
+	heldEnd *End
 
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes read
 
@@ -126,6 +131,7 @@ type Conn struct {
 	ended        bool // reading is over (mirrors readDone for the writer)
 	finished     bool // the socket is being closed
 	kickEnd      *End // for a goroutine reader: why it was woken
+	readerGone   bool // the goroutine reader stopped at a heldEnd; a kick must end it itself
 	timer        *time.Timer
 	lastPing     time.Time
 	closeBy      time.Time // after our close frame: give up waiting then
@@ -435,6 +441,10 @@ func (c *Conn) kickLocked(e End) {
 	if c.kickEnd == nil {
 		c.kickEnd = &e
 	}
+	if c.readerGone {
+		go c.end(e) // no reader is left to wake
+		return
+	}
 	c.nc.SetReadDeadline(time.Now()) // wakes the reading goroutine
 }
 
@@ -455,8 +465,17 @@ func (c *Conn) readLoop() {
 		if err != nil && !c.readDone {
 			c.wmu.Lock()
 			e := End{Dropped: true}
-			if c.kickEnd != nil {
+			kicked := c.kickEnd != nil
+			if kicked {
 				e = *c.kickEnd
+			}
+			if c.held && !kicked {
+				// Release ends it once the held frames are handled.
+				c.heldEnd = &e
+				c.readerGone = true
+				c.wmu.Unlock()
+				c.rmu.Unlock()
+				return
 			}
 			c.wmu.Unlock()
 			c.endLocked(e)
@@ -488,6 +507,14 @@ func (c *Conn) readReady(buf []byte) {
 	case err == syscall.EAGAIN || err == syscall.EINTR:
 		return // level-triggered: asked again if still readable
 	case err != nil || n <= 0:
+		if c.held {
+			// Release ends it once the held frames are handled; until
+			// then the socket is not watched, or its EOF would wake the
+			// poller over and over.
+			c.heldEnd = &End{Dropped: true}
+			c.p.pause(c)
+			return
+		}
 		c.endLocked(End{Dropped: true})
 		return
 	}
@@ -567,12 +594,18 @@ func (c *Conn) Release() {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	c.held = false
-	if c.readDone || len(c.pend) == 0 {
+	if c.readDone {
 		return
 	}
-	b := c.pend
-	c.pend = nil
-	c.processLocked(b)
+	if len(c.pend) > 0 {
+		b := c.pend
+		c.pend = nil
+		c.processLocked(b)
+	}
+	if e := c.heldEnd; e != nil && !c.held {
+		c.heldEnd = nil
+		c.endLocked(*e)
+	}
 }
 
 // pendReserve is the largest incomplete frame whose whole size is

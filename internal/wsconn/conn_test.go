@@ -707,3 +707,46 @@ func TestUnwritten(t *testing.T) {
 		}
 	}
 }
+
+// A client that sends its close frame and closes its socket while the
+// handler holds the connection (a join in progress) closed cleanly: the
+// end that comes after the held frames must not turn it into a drop. This
+// was the signal suite's flaky TestJoinRolesAndPresence.
+func TestCloseWhileHeldIsClean(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
+			rec := &recorder{}
+			release := make(chan struct{})
+			rec.onMsg = func(c *Conn, data []byte) {
+				if string(data) == "slow" {
+					c.Hold()
+					go func() { <-release; c.Release() }()
+				}
+			}
+			ws := dial(t, serve(t, Options{}, rec, useTLS))
+			c := <-rec.conns
+			ws.WriteMessage(websocket.TextMessage, []byte("slow"))
+			ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
+			ws.Close()
+			// Wait until the server has read to the end of the socket.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				c.rmu.Lock()
+				saw := c.heldEnd != nil || c.readDone
+				c.rmu.Unlock()
+				if saw {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the server never read the end of the socket")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			if e := rec.end(t); e != (End{Code: CloseGoingAway}) {
+				t.Fatalf("end = %+v, want the client's clean close (1001)", e)
+			}
+			rec.waitDone(t)
+		})
+	}
+}

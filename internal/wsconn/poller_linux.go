@@ -133,6 +133,16 @@ func (p *poller) remove(c *Conn) {
 	}
 }
 
+// pause stops watching c's socket but keeps c on the poller, so kicks
+// still reach it and the loop keeps running for it.
+func (p *poller) pause(c *Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns[c.fd] == c {
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	}
+}
+
 // kick ends c's reading on the loop, which owns it.
 func (p *poller) kick(c *Conn, e End) {
 	p.mu.Lock()

@@ -10,4 +10,5 @@ type poller struct{}
 func pickPoller() *poller       { return nil }
 func (*poller) add(*Conn) error { return nil }
 func (*poller) remove(*Conn)    {}
+func (*poller) pause(*Conn)     {}
 func (*poller) kick(*Conn, End) {}
