@@ -14,7 +14,7 @@ import (
 func TestPreCallCheck(t *testing.T) {
 	b := browsertest.New(t)
 	t.Run("with TURN", func(t *testing.T) {
-		srv := startServerWith(t, server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{ICEServers: startTURN(t).Servers}})
+		srv := startServerWith(t, server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{ICEServers: startTURN(t).ServersFor}})
 		p := b.NewPage(t, browsertest.PageName("check"))
 		must(t, browsertest.Navigate(p, srv.URL()+"/check"))
 		must(t, browsertest.WaitFor(p, browsertest.TestID("check-video")+`.videoWidth > 0`, stepTimeout))

@@ -39,7 +39,7 @@ func nonLoopbackIPv4(t *testing.T) netip.Addr {
 // with the credentials the server hands out in joined, through duet's own
 // TURN server, and the call still works.
 func TestRelayOnly(t *testing.T) {
-	srv := startServerWith(t, server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{ICEServers: startTURN(t).Servers}})
+	srv := startServerWith(t, server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{ICEServers: startTURN(t).ServersFor}})
 
 	b := browsertest.New(t)
 	first, second := connectPair(t, b, srv.URL()+"/r/relay-room?relay=1")

@@ -20,6 +20,7 @@ const (
 	CodeRateLimited  Code = "rate-limited"         // too many messages or joins; the message was dropped
 	CodeTooManyConns Code = "too-many-connections" // this address has too many connections open
 	CodeOverCapacity Code = "over-capacity"        // the server holds as many connections as it allows
+	CodeJoinTimeout  Code = "join-timeout"         // the connection was in no room for too long; it is closed
 )
 
 // Error is a refusal with its wire code. Decode returns it, and the server

@@ -1,10 +1,13 @@
 // check.js — the pre-call check at /check: camera and microphone with a
 // level meter, and whether this network reaches the server's STUN and TURN,
 // judged from the ICE candidates a throwaway peer connection gathers with
-// the ICE servers the server hands out (GET /api/ice-servers). Nothing is
-// sent to the other side of anything: no call is made.
+// the ICE servers the server hands out. Relay credentials go only to a
+// connection that holds a place in a room (docs/protocol.md), so the check
+// joins a fresh room of its own for as long as it gathers, then leaves.
+// Nothing is sent to the other side of anything: no call is made.
 
 import { en, zh, pickLang, saveLang } from "./strings.js";
+import { Signaling, newRoomId, signalingURL } from "./signaling.js";
 
 /** How long gathering may take before the check says what it found. */
 const GATHER_MS = 10000;
@@ -97,12 +100,53 @@ async function checkMedia() {
  * equal to a host one.
  */
 async function checkNetwork() {
-  let iceServers = [];
+  const { iceServers, sig } = await joinForICEServers();
   try {
-    const res = await fetch("/api/ice-servers", { cache: "no-store" });
-    iceServers = (await res.json()).iceServers || [];
-  } catch {
-    // Unreachable server: gather with nothing, which gives the "none" verdict.
+    await gather(iceServers);
+  } finally {
+    if (sig) sig.leave();
+  }
+}
+
+/**
+ * Joins a room of its own and resolves with the ICE servers of joined, and
+ * the Signaling to leave once done; iceServers is null when the server
+ * could not be reached or refused the join.
+ * @returns {Promise<{iceServers: RTCIceServer[] | null, sig: Signaling | null}>}
+ */
+function joinForICEServers() {
+  return new Promise((resolve) => {
+    /** @type {Signaling} */
+    let sig;
+    const timer = setTimeout(() => {
+      sig.close();
+      resolve({ iceServers: null, sig: null });
+    }, GATHER_MS);
+    sig = new Signaling({
+      url: signalingURL(location),
+      room: "check-" + newRoomId(),
+      onMessage: (msg) => {
+        if (msg.type === "joined") {
+          clearTimeout(timer);
+          resolve({ iceServers: msg.iceServers || [], sig });
+        } else if (msg.type === "error" && msg.ref === "join") {
+          clearTimeout(timer);
+          sig.close();
+          resolve({ iceServers: null, sig: null });
+        }
+      },
+    });
+    sig.connect();
+  });
+}
+
+/** @param {RTCIceServer[] | null} iceServers */
+async function gather(iceServers) {
+  if (iceServers === null) {
+    result.stun = result.turn = "fail";
+    result.verdict = "none";
+    render();
+    return;
   }
   if (iceServers.length === 0) {
     result.stun = result.turn = "lan";

@@ -48,7 +48,7 @@ var reservedPaths = []string{"/ws", "/healthz", "/metrics", "/api", "/r", "/asse
 // setup builds the PeerJS endpoint from the flags. It returns a route adder
 // for server.Config.Routes and a shutdown func; both are no-ops when the
 // endpoint is off. Call shutdown after the HTTP server's Shutdown.
-func (f *peerjsFlags) setup(log *slog.Logger) (routes func(*http.ServeMux), shutdown func(context.Context) error, err error) {
+func (f *peerjsFlags) setup(log *slog.Logger, limits func(*peerjs.Config)) (routes func(*http.ServeMux), shutdown func(context.Context) error, err error) {
 	noop := func(context.Context) error { return nil }
 	if !f.enabled {
 		return func(*http.ServeMux) {}, noop, nil
@@ -69,7 +69,7 @@ func (f *peerjsFlags) setup(log *slog.Logger) (routes func(*http.ServeMux), shut
 	if err != nil {
 		return nil, nil, fmt.Errorf("--peerjs-allowed-origins: %w", err)
 	}
-	srv, err := peerjs.New(peerjs.Config{
+	cfg := peerjs.Config{
 		Key:             f.key,
 		AllowDiscovery:  f.allowDiscovery,
 		AliveTimeout:    f.alive,
@@ -77,7 +77,11 @@ func (f *peerjsFlags) setup(log *slog.Logger) (routes func(*http.ServeMux), shut
 		ConcurrentLimit: f.limit,
 		CheckOrigin:     check,
 		Logger:          log.With("part", "peerjs"),
-	})
+	}
+	if limits != nil {
+		limits(&cfg)
+	}
+	srv, err := peerjs.New(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("peerjs: %w", err)
 	}

@@ -40,7 +40,7 @@ func TestPeerJSFlags(t *testing.T) {
 			if err := flagenv.Parse(fs, tc.args, lookup); err != nil {
 				t.Fatal(err)
 			}
-			routes, shutdown, err := f.setup(slog.New(slog.NewTextHandler(io.Discard, nil)))
+			routes, shutdown, err := f.setup(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)

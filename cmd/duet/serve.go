@@ -31,6 +31,7 @@ type serveFlags struct {
 	tlsCert, tlsKey                       string
 	tlsSelfSigned, lan                    bool
 	drain                                 time.Duration
+	limits                                *limitFlags
 }
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
@@ -49,6 +50,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	turn := addTurnFlags(fs)
 	pj := addPeerJSFlags(fs)
 	nf := addNATSFlags(fs)
+	f.limits = addLimitFlags(fs)
 	flagenv.Usage(fs)
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return flagExit(err)
@@ -73,6 +75,10 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 		log.Error("config", "err", err)
 		return 2
 	}
+	if err := f.limits.apply(&cfg, &sig); err != nil {
+		log.Error("config", "err", err)
+		return 2
+	}
 	fingerprint, err := tlsConfig(f, fs, &cfg)
 	if err != nil {
 		log.Error("config", "err", err)
@@ -88,12 +94,12 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 			log.Error("turn", "err", err)
 			return 1
 		}
-		sig.ICEServers = ice.Servers
+		sig.ICEServers = ice.ServersFor
 	}
 	if sig.ICEServers == nil {
-		sig.ICEServers = func(string) []protocol.ICEServer { return []protocol.ICEServer{} }
+		sig.ICEServers = func(string, string) []protocol.ICEServer { return []protocol.ICEServer{} }
 	}
-	routes, stopPeerJS, err := pj.setup(log)
+	routes, stopPeerJS, err := pj.setup(log, f.limits.peerjs)
 	if err != nil {
 		log.Error("config", "err", err)
 		stopTURN(context.Background())
@@ -250,7 +256,11 @@ func resumeKey(flagHex string, log *slog.Logger) ([]byte, error) {
 	dir, err := os.UserConfigDir()
 	if err == nil {
 		var b []byte
-		if b, err = server.LoadOrCreateSecret(filepath.Join(dir, "duet", "resume-secret")); err == nil {
+		path := filepath.Join(dir, "duet", "resume-secret")
+		if b, err = server.LoadOrCreateSecret(path); err == nil {
+			if err := server.CheckPrivate(path); err != nil {
+				log.Warn("the resume secret is not private", "err", err)
+			}
 			return b, nil
 		}
 	}

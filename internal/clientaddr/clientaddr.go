@@ -171,11 +171,14 @@ func (i *Info) apply(h hop) {
 	}
 }
 
+// cut bounds h and copies it, so that whoever keeps an Info (a signaling
+// connection, for as long as it lives) does not keep the request's header
+// buffer with it.
 func cut(h string) string {
 	if len(h) > MaxHost {
-		return h[:MaxHost]
+		h = h[:MaxHost]
 	}
-	return h
+	return strings.Clone(h)
 }
 
 // validHost accepts what a Host header may hold: a name or address with an

@@ -2,9 +2,9 @@ package peerjs
 
 import (
 	"errors"
-	"net"
 	"net/http"
 
+	"github.com/duet-call/duet/internal/clientaddr"
 	"github.com/duet-call/duet/internal/wsconn"
 )
 
@@ -77,14 +77,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Upgrade has already written the HTTP error
 	}
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
+	client := clientaddr.From(r)
 	q := r.URL.Query()
 	c := &conn{
 		srv:    s,
-		remote: r.RemoteAddr,
+		remote: client.String(),
 		id:     q.Get("id"),
 		token:  q.Get("token"),
 		lim:    newMsgLimiter(s.cfg),
@@ -103,7 +100,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		// socket is closed, so Shutdown waits for the close frames.
 		Done: s.wg.Done,
 	}, c)
-	if ref := s.admit(c, ip, q.Get("key")); ref != nil {
+	if ref := s.admit(c, client.Key(), q.Get("key")); ref != nil {
 		wsconn.Refuse(nc, ref.frame, ref.close.code, ref.close.text)
 		return
 	}

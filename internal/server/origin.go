@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/duet-call/duet/internal/clientaddr"
 )
 
 // OriginChecker returns the WebSocket origin policy: requests without an
@@ -37,7 +39,10 @@ func OriginChecker(allowed []string) (func(*http.Request) bool, error) {
 		if err != nil {
 			return false
 		}
-		if strings.EqualFold(u.Host, r.Host) {
+		// The host the browser asked for: behind a trusted proxy, the one
+		// it forwarded (nginx sends its upstream's name as Host unless told
+		// otherwise; docs/deploy.md has the configuration).
+		if strings.EqualFold(u.Host, clientaddr.From(r).Host) {
 			return true
 		}
 		return set["*"] || set[strings.ToLower(u.Scheme+"://"+u.Host)]

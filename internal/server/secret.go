@@ -36,3 +36,17 @@ func LoadOrCreateSecret(path string) ([]byte, error) {
 	}
 	return s, nil
 }
+
+// CheckPrivate returns an error if the file at path can be read or written
+// by anyone but its owner. Whoever can read the resume secret can mint
+// tokens that take the place of anyone in any room.
+func CheckPrivate(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o: others can read or change it; run chmod 600 %s", path, perm, path)
+	}
+	return nil
+}

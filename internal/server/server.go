@@ -17,8 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/duet-call/duet/internal/clientaddr"
 	"github.com/duet-call/duet/internal/metrics"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/duet-call/duet/internal/web"
@@ -37,6 +36,16 @@ type Config struct {
 	// Metrics, when set, observes the hub and serves /metrics and
 	// /api/call-report.
 	Metrics *metrics.Metrics
+	// MetricsAddr, when set, serves /metrics on a listener of its own
+	// (an internal address, say) instead of on Addr.
+	MetricsAddr string
+	// Clients says which TCP peers are trusted proxies whose forwarded
+	// headers name the client (see clientaddr). Nil trusts none.
+	Clients *clientaddr.Resolver
+	// ReportRate and ReportBurst limit call reports per client address
+	// (per second); zero means 1 a second with a burst of 10.
+	ReportRate  float64
+	ReportBurst int
 	// Ready, when set, is asked by /readyz besides the server's own state
 	// (TURN up, NATS connected, ...); a non-nil error means not ready.
 	Ready func() error
@@ -49,8 +58,11 @@ type Server struct {
 	hub  *signal.Hub
 	http *http.Server
 
+	metricsHTTP *http.Server // nil unless MetricsAddr is set
+
 	mu       sync.Mutex
 	ln       net.Listener
+	mln      net.Listener
 	serveErr chan error
 	draining atomic.Bool
 	shutOnce sync.Once
@@ -81,11 +93,28 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if m := cfg.Metrics; m != nil {
 		m.WatchHub(s.hub.Stats)
-		mux.Handle("GET /metrics", m.Handler())
-		// Reports are optional telemetry: one limit for all clients is
-		// enough to keep a flood from costing more than a few counters.
-		lim := rate.NewLimiter(100, 200)
-		mux.Handle("POST /api/call-report", m.ReportHandler(func(*http.Request) bool { return lim.Allow() }))
+		if cfg.MetricsAddr != "" {
+			mm := http.NewServeMux()
+			mm.Handle("GET /metrics", m.Handler())
+			s.metricsHTTP = &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second,
+				ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
+		} else {
+			mux.Handle("GET /metrics", m.Handler())
+		}
+		// Reports are optional telemetry, limited per client so that a
+		// flood from one address neither costs much nor crowds out the
+		// reports of everyone else.
+		rps, burst := cfg.ReportRate, cfg.ReportBurst
+		if rps <= 0 {
+			rps = 1
+		}
+		if burst <= 0 {
+			burst = 10
+		}
+		lim := clientaddr.NewLimiter(rps, burst, 0)
+		mux.Handle("POST /api/call-report", m.ReportHandler(func(r *http.Request) bool {
+			return lim.Allow(clientaddr.From(r).Key())
+		}))
 	} else {
 		// Without metrics there is nothing to count: say so plainly
 		// rather than let the app's report fall through to the static
@@ -99,10 +128,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux.Handle("/", web.Handler())
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           cfg.Clients.Handler(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// Requests here are small (a WebSocket upgrade, the app's files);
+		// net/http's default of 1 MB only lets a client make us hold more.
+		MaxHeaderBytes: MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil
 }
@@ -121,9 +153,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
+	var mln net.Listener
+	if s.metricsHTTP != nil {
+		if mln, err = lc.Listen(ctx, "tcp", s.cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("server: listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
+		}
+	}
 	s.mu.Lock()
-	s.ln = ln
-	s.serveErr = make(chan error, 1)
+	s.ln, s.mln = ln, mln
+	s.serveErr = make(chan error, 2)
 	s.mu.Unlock()
 	go func() {
 		err := s.http.Serve(ln)
@@ -132,7 +171,30 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.serveErr <- err
 	}()
+	if mln != nil {
+		go func() {
+			err := s.metricsHTTP.Serve(mln)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			s.serveErr <- err
+		}()
+	}
 	return nil
+}
+
+// MaxHeaderBytes bounds a request's header on the app's listener.
+const MaxHeaderBytes = 16 << 10
+
+// MetricsAddr is the metrics listener's address; nil without MetricsAddr
+// or before Start.
+func (s *Server) MetricsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mln == nil {
+		return nil
+	}
+	return s.mln.Addr()
 }
 
 // Addr is the listening address; nil before Start.
@@ -170,14 +232,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// connections; the hub closes those itself.
 		errHub := s.hub.Shutdown(ctx)
 		errHTTP := s.http.Shutdown(ctx)
+		var errMetrics error
+		if s.metricsHTTP != nil {
+			errMetrics = s.metricsHTTP.Shutdown(ctx)
+		}
 		s.mu.Lock()
-		ch := s.serveErr
+		ch, n := s.serveErr, 1
+		if s.mln != nil {
+			n = 2
+		}
 		s.mu.Unlock()
 		var errServe error
 		if ch != nil {
-			errServe = <-ch
+			for range n {
+				errServe = errors.Join(errServe, <-ch)
+			}
 		}
-		s.shutErr = errors.Join(errHTTP, errHub, errServe)
+		s.shutErr = errors.Join(errHTTP, errHub, errMetrics, errServe)
 	})
 	return s.shutErr
 }
@@ -201,17 +272,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
+// iceServers answers GET /api/ice-servers with the ICE servers that need
+// no credential (STUN). Relay credentials cost the operator bandwidth, so
+// they go only to signaling connections that joined a room, in joined
+// (docs/protocol.md); the pre-call check joins a room of its own for them.
 func (s *Server) iceServers(w http.ResponseWriter, r *http.Request) {
-	host, _, err := net.SplitHostPort(r.Host)
-	if err != nil {
-		host = r.Host
-	}
-	var list []protocol.ICEServer
+	list := []protocol.ICEServer{}
 	if f := s.cfg.Signal.ICEServers; f != nil {
-		list = f(host)
-	}
-	if list == nil {
-		list = []protocol.ICEServer{}
+		for _, srv := range f(clientaddr.From(r).Hostname(), "") {
+			if srv.Username == "" && srv.Credential == "" {
+				list = append(list, srv)
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

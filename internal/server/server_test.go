@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -121,9 +122,15 @@ func TestOriginPolicy(t *testing.T) {
 	}
 }
 
-func TestICEServersEndpointMatchesJoin(t *testing.T) {
-	ice := func(host string) []protocol.ICEServer {
-		return []protocol.ICEServer{{URLs: []string{"stun:" + host + ":3478"}}}
+// /api/ice-servers is anonymous, so it hands out what costs nothing: the
+// STUN server. Relay credentials go only to connections that joined a
+// room; before, anyone could take an hour's credential from here.
+func TestICEServersEndpointHandsOutNoCredentials(t *testing.T) {
+	ice := func(host, user string) []protocol.ICEServer {
+		return []protocol.ICEServer{
+			{URLs: []string{"stun:" + host + ":3478"}},
+			{URLs: []string{"turn:" + host + ":3478"}, Username: "1:" + user, Credential: "secret"},
+		}
 	}
 	cfg := Config{}
 	cfg.Signal.ICEServers = ice
@@ -131,7 +138,10 @@ func TestICEServersEndpointMatchesJoin(t *testing.T) {
 	_, body := get(t, s.URL()+"/api/ice-servers")
 	var got struct{ ICEServers []protocol.ICEServer }
 	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got.ICEServers) != 1 || got.ICEServers[0].URLs[0] != "stun:127.0.0.1:3478" {
-		t.Fatalf("body %s (err %v)", body, err)
+		t.Fatalf("body %s (err %v), want the STUN server alone", body, err)
+	}
+	if strings.Contains(body, "secret") || strings.Contains(body, "turn:") {
+		t.Fatalf("anonymous request got a relay credential: %s", body)
 	}
 }
 
@@ -150,6 +160,22 @@ func TestShutdownTwiceAndRestartOnSamePort(t *testing.T) {
 		t.Fatalf("restart on %s: %v", addr, err)
 	}
 	s2.Shutdown(ctx)
+}
+
+func TestCheckPrivate(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "secret")
+	if _, err := LoadOrCreateSecret(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPrivate(p); err != nil {
+		t.Fatalf("a secret duet wrote is not private: %v", err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPrivate(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable secret: %v, want an error that says what to do", err)
+	}
 }
 
 func TestLoadOrCreateSecret(t *testing.T) {

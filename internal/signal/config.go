@@ -38,8 +38,11 @@ type Config struct {
 	// for this long. It must exceed PingInterval.
 	IdleTimeout time.Duration
 	// ICEServers returns the RTCIceServers for one joining peer; host is the
-	// host name the client used to reach us (no port). Nil means none (LAN).
-	ICEServers func(host string) []protocol.ICEServer
+	// host name the client used to reach us (no port), user names the place
+	// the peer holds (its peer id, kept across resumes), so that TURN
+	// credentials minted for it count against one per-user quota and can be
+	// checked with HoldsPlace. Nil means none (LAN).
+	ICEServers func(host, user string) []protocol.ICEServer
 	// CheckOrigin accepts or refuses a WebSocket upgrade by its Origin.
 	// Nil allows requests without Origin and same-origin browsers only.
 	CheckOrigin func(r *http.Request) bool
@@ -62,9 +65,13 @@ type Config struct {
 	// JoinRate and JoinBurst limit joins per client IP (room-id guessing).
 	JoinRate  float64
 	JoinBurst int
-	// MaxConnsPerIP and MaxConns cap open connections per client IP and in all.
+	// MaxConnsPerIP and MaxConns cap open connections per client address
+	// (clientaddr.Info.Key: an IPv4 address or an IPv6 /64) and in all.
 	MaxConnsPerIP int
 	MaxConns      int
+	// JoinTimeout closes a connection that is in no room this long after
+	// it opened or left one, so idle sockets cannot hold MaxConnsPerIP.
+	JoinTimeout time.Duration
 
 	// Observer hears joins, relays, refusals and the like, for metrics.
 	Observer Observer
@@ -118,6 +125,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 50000
 	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = 10 * time.Second
+	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
@@ -125,7 +135,7 @@ func (c Config) withDefaults() Config {
 		c.Bus = bus.Local{}
 	}
 	if c.ICEServers == nil {
-		c.ICEServers = func(string) []protocol.ICEServer { return []protocol.ICEServer{} }
+		c.ICEServers = func(string, string) []protocol.ICEServer { return []protocol.ICEServer{} }
 	}
 	return c
 }

@@ -22,12 +22,17 @@ type Hub struct {
 	mu        sync.Mutex
 	rooms     map[string]*room
 	sessions  map[*session]struct{}
+	places    map[string]*session // peer id → this node's place (live or ghost), for HoldsPlace
 	ips       map[string]*ipState
 	lastSweep time.Time
 	draining  bool
 	// early holds what other nodes send to a peer between its claim and
 	// its taking the place (see join); the key is present while it joins.
 	early map[earlyKey][]bus.Envelope
+	// idle holds connections in no room, oldest first, and idleTimer
+	// closes them when JoinTimeout is up (idle.go).
+	idle      []idleEntry
+	idleTimer *time.Timer
 
 	wg sync.WaitGroup // one count per session, until its socket is closed
 }
@@ -67,6 +72,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		log:      log,
 		rooms:    map[string]*room{},
 		sessions: map[*session]struct{}{},
+		places:   map[string]*session{},
 		ips:      map[string]*ipState{},
 		early:    map[earlyKey][]bus.Envelope{},
 	}
@@ -106,7 +112,7 @@ func (h *Hub) Stats() Stats {
 // without the lock (on NATS that is a round trip); then, under the lock, the
 // joined reply and the partner's peer-joined are queued, so no relay from
 // the partner can overtake them.
-func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *protocol.Error {
+func (h *Hub) join(s *session, id, resume string) *protocol.Error {
 	now := time.Now()
 	h.mu.Lock()
 	if e := h.joinCheckLocked(s, now); e != nil {
@@ -130,6 +136,9 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 	ek := earlyKey{id, me.Peer}
 	h.early[ek] = nil
 	h.mu.Unlock()
+	// Minted outside the lock, for the place (not the connection): a
+	// resumed peer's credentials share its quota with the ones it had.
+	ice := h.cfg.ICEServers(s.host, me.Peer)
 
 	ctx, cancel := context.WithTimeout(context.Background(), joinClaimTimeout)
 	c, err := h.bus.Claim(ctx, id, me, resumed)
@@ -197,6 +206,8 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 	s.peerID = me.Peer
 	r.peers[slot] = s
 	s.room, s.polite = r, polite
+	s.idleSince = time.Time{}
+	h.places[s.peerID] = s
 	h.cfg.Observer.Joined(resumed)
 	switch {
 	case other == nil:
@@ -231,6 +242,24 @@ func (h *Hub) join(s *session, id, resume string, ice []protocol.ICEServer) *pro
 	return nil
 }
 
+// unplaceLocked forgets p's place in the index HoldsPlace reads.
+func (h *Hub) unplaceLocked(p *session) {
+	if h.places[p.peerID] == p {
+		delete(h.places, p.peerID)
+	}
+}
+
+// HoldsPlace reports whether peerID holds a place in a room on this node,
+// live or as a ghost waiting for its resume. The embedded TURN server asks
+// it before a new allocation (turnserver.Config.Authorize): relay
+// credentials are good for as long as the call that got them goes on, and
+// not a moment longer, whatever their expiry says.
+func (h *Hub) HoldsPlace(peerID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.places[peerID] != nil
+}
+
 // joinClaimTimeout bounds how long a join waits for the room directory.
 const joinClaimTimeout = 5 * time.Second
 
@@ -262,6 +291,7 @@ func (h *Hub) evictLocked(p *session) {
 		}
 	}
 	p.room = nil
+	h.unplaceLocked(p)
 	if p.remote != "" {
 		return // a stub: its node is told by whoever took the place
 	}
@@ -282,6 +312,7 @@ func (h *Hub) leave(s *session, reason string) *protocol.Error {
 		return protocol.Errorf(protocol.CodeNotJoined, "not in a room")
 	}
 	h.leaveLocked(s, reason)
+	h.markIdleLocked(s, time.Now())
 	return nil
 }
 
@@ -297,6 +328,7 @@ func (h *Hub) leaveLocked(s *session, reason string) {
 		}
 	}
 	s.room = nil
+	h.unplaceLocked(s)
 	h.cfg.Observer.Left(reason)
 	// While draining, bye is the last thing a client hears: its partner is
 	// not leaving, the server is, and both will resume elsewhere. On a
@@ -378,6 +410,10 @@ func (h *Hub) expireGhost(s *session) {
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.draining = true
+	if h.idleTimer != nil {
+		h.idleTimer.Stop()
+	}
+	h.idle = nil
 	for s := range h.sessions {
 		s.sendMsg(&protocol.Bye{Reason: protocol.ByeShutdown})
 		s.stop(closeGoingAway)

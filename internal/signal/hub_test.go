@@ -72,9 +72,9 @@ func TestRoomFull(t *testing.T) {
 }
 
 func TestIceServersFromConfig(t *testing.T) {
-	var gotHost string
-	_, url := startHub(t, Config{ICEServers: func(host string) []protocol.ICEServer {
-		gotHost = host
+	var gotHost, gotUser string
+	_, url := startHub(t, Config{ICEServers: func(host, user string) []protocol.ICEServer {
+		gotHost, gotUser = host, user
 		return []protocol.ICEServer{{URLs: []string{"stun:" + host + ":3478"}}}
 	}})
 	a := dial(t, url)
@@ -82,6 +82,40 @@ func TestIceServersFromConfig(t *testing.T) {
 	j := expect[*protocol.Joined](a)
 	if len(j.ICEServers) != 1 || j.ICEServers[0].URLs[0] != "stun:127.0.0.1:3478" || gotHost != "127.0.0.1" {
 		t.Fatalf("iceServers = %+v (host %q), want the configured stun URL for 127.0.0.1", j.ICEServers, gotHost)
+	}
+	// The credentials name the place, so the TURN server can count them
+	// per user and ask whether the place is still held.
+	if gotUser != j.PeerID || j.PeerID == "" {
+		t.Fatalf("credentials minted for user %q, want the peer id %q", gotUser, j.PeerID)
+	}
+}
+
+// HoldsPlace is what the embedded TURN server asks before a new
+// allocation: true while the place is held (a ghost included), false
+// once it is given up.
+func TestHoldsPlaceFollowsThePlace(t *testing.T) {
+	hub, url := startHub(t, Config{ResumeGrace: time.Hour})
+	a, b := dial(t, url), dial(t, url)
+	a.join("r")
+	ida := expect[*protocol.Joined](a).PeerID
+	b.join("r")
+	idb := expect[*protocol.Joined](b).PeerID
+	expect[*protocol.PeerJoined](a)
+	if !hub.HoldsPlace(ida) || !hub.HoldsPlace(idb) {
+		t.Fatal("HoldsPlace false for a peer in a room")
+	}
+	if hub.HoldsPlace("someone-else") {
+		t.Fatal("HoldsPlace true for an unknown id")
+	}
+	a.send(&protocol.Leave{})
+	expect[*protocol.PeerLeft](b)
+	if hub.HoldsPlace(ida) {
+		t.Fatal("HoldsPlace true after leave")
+	}
+	b.conn.Close() // a drop: the place is held as a ghost
+	waitFor(t, "a ghost", func() bool { return hub.Stats().Ghosts == 1 })
+	if !hub.HoldsPlace(idb) {
+		t.Fatal("a ghost's place is not held")
 	}
 }
 

@@ -40,6 +40,7 @@ func (h *Hub) admit(s *session, ip string) *protocol.Error {
 	st.last = now
 	s.ip = st
 	h.sessions[s] = struct{}{}
+	h.markIdleLocked(s, now)
 	h.wg.Add(1)
 	h.cfg.Observer.Connected()
 	return nil

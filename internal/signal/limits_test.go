@@ -2,6 +2,7 @@ package signal
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -73,4 +74,33 @@ func TestConnectionCaps(t *testing.T) {
 			expect[*protocol.Pong](d)
 		})
 	}
+}
+
+// A connection that never joins, or that left and joins nothing else, is
+// closed after JoinTimeout with join-timeout; one in a room stays. Before,
+// 100 sockets that never joined held an address's connection limit for
+// as long as their owner liked.
+func TestConnectionsInNoRoomAreClosed(t *testing.T) {
+	h, url := startHub(t, Config{JoinTimeout: 300 * time.Millisecond})
+	idle := dial(t, url)
+	left := dial(t, url)
+	left.join("a")
+	expect[*protocol.Joined](left)
+	left.send(&protocol.Leave{})
+	refused := dial(t, url)
+	a, b := pair(t, url, "full")
+	_ = a
+	refused.join("full")
+	refused.expectError(protocol.CodeRoomFull) // a refused join does not restart the clock
+
+	for name, c := range map[string]*wsClient{"never joined": idle, "left": left, "refused": refused} {
+		c.expectError(protocol.CodeJoinTimeout)
+		if code := c.expectClose(); code != websocket.ClosePolicyViolation {
+			t.Fatalf("%s: close code = %d, want 1008", name, code)
+		}
+	}
+	// The pair in a room is still served.
+	b.send(&protocol.Ping{})
+	expect[*protocol.Pong](b)
+	waitFor(t, "the pair's 2 sessions alone", func() bool { return h.Stats().Sessions == 2 })
 }

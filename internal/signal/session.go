@@ -3,7 +3,6 @@ package signal
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	json "github.com/go-json-experiment/json/v1" // encoding/json's rules, on the faster v2 engine
 	"golang.org/x/time/rate"
 
+	"github.com/duet-call/duet/internal/clientaddr"
 	"github.com/duet-call/duet/internal/wsconn"
 	"github.com/duet-call/duet/protocol"
 )
@@ -42,8 +42,8 @@ var (
 type session struct {
 	hub  *Hub
 	conn *wsconn.Conn // nil only in tests and on stubs: then messages just queue
-	host string       // host the client reached us by, for ICE server URLs
-	addr string       // the client's address, for logs
+	host string       // host name the client reached us by, for ICE server URLs
+	addr string       // the client's address, for logs (clientaddr.Info.String)
 
 	stopping atomic.Bool // stop was called: take nothing more
 	qmu      sync.Mutex
@@ -57,6 +57,8 @@ type session struct {
 	peerID     string
 	ghost      bool        // the connection has ended; the place waits for a resume
 	ghostTimer *time.Timer // frees the place when the grace period ends
+	idleSince  time.Time   // in no room since then, waiting for a join (idle.go); zero when in one
+	joining    atomic.Bool // a join runs on its own goroutine (joinHeld)
 
 	// remote is set on a stub: not a connection, but the place of a peer
 	// on that node of the cluster. A stub has only peerID and polite.
@@ -133,18 +135,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Upgrade has already written the HTTP error
 	}
-	host, _, err := net.SplitHostPort(r.Host)
-	if err != nil {
-		host = r.Host
-	}
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
+	// Only what the session needs is kept, copied and bounded (see
+	// clientaddr): not the request, whose headers can be large.
+	client := clientaddr.From(r)
 	s := &session{
 		hub:     h,
-		host:    host,
-		addr:    r.RemoteAddr,
+		host:    client.Hostname(),
+		addr:    client.String(),
 		limiter: msgLimiter{lim: rate.NewLimiter(rate.Limit(h.cfg.MsgRate), h.cfg.MsgBurst)},
 	}
 	cfg := h.cfg
@@ -156,7 +153,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		SendQueue:    cfg.SendQueue,
 		Done:         h.wg.Done, // admit counted it
 	}, s)
-	if e := h.admit(s, ip); e != nil {
+	if e := h.admit(s, client.Key()); e != nil {
 		h.cfg.Observer.Refused(e.Code)
 		// Refuse with the documented code, then close: 1013 try again later.
 		b, _ := protocol.Encode(e.Wire())
@@ -220,8 +217,7 @@ func (s *session) handle(data []byte) *protocol.Error {
 			s.joinHeld(m)
 			return nil
 		}
-		// Mint credentials outside the hub lock.
-		e = h.join(s, m.Room, m.Resume, h.cfg.ICEServers(s.host))
+		e = h.join(s, m.Room, m.Resume)
 	case *protocol.Leave:
 		e = h.leave(s, protocol.ReasonLeft)
 	case *protocol.Description, *protocol.Candidate:
@@ -249,11 +245,13 @@ func (s *session) handle(data []byte) *protocol.Error {
 func (s *session) joinHeld(m *protocol.Join) {
 	h := s.hub
 	s.conn.Hold()
+	s.joining.Store(true)
 	h.wg.Add(1) // the session's own count is held until its connection ends
 	go func() {
 		defer h.wg.Done()
 		defer s.conn.Release()
-		if e := h.join(s, m.Room, m.Resume, h.cfg.ICEServers(s.host)); e != nil {
+		defer s.joining.Store(false)
+		if e := h.join(s, m.Room, m.Resume); e != nil {
 			e.Ref = m.MessageType()
 			s.sendErr(e)
 		}

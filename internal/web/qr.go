@@ -3,19 +3,17 @@ package web
 import (
 	"net/http"
 
+	"github.com/duet-call/duet/internal/clientaddr"
 	"github.com/duet-call/duet/protocol"
 	"rsc.io/qr"
 )
 
 // roomLink is the link to room as the browser that asked reached this
 // server: what the app puts in its share box (location.origin + /r/room).
-// Behind a TLS-terminating proxy, X-Forwarded-Proto says https.
+// Behind a trusted TLS-terminating proxy, the scheme and host it forwarded.
 func roomLink(r *http.Request, room string) string {
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + "/r/" + room
+	c := clientaddr.From(r)
+	return c.Scheme + "://" + c.Host + "/r/" + room
 }
 
 // qrHandler serves GET /qr/{room}: a PNG QR code of that room's link on
@@ -25,7 +23,7 @@ func roomLink(r *http.Request, room string) string {
 // length and the Host header's.
 func qrHandler(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("room")
-	if !protocol.ValidRoom(room) || len(r.Host) > 255 {
+	if !protocol.ValidRoom(room) {
 		http.Error(w, "bad room id", http.StatusNotFound)
 		return
 	}

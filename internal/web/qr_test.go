@@ -5,23 +5,29 @@ import (
 	"image/png"
 	"io"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"rsc.io/qr"
+
+	"github.com/duet-call/duet/internal/clientaddr"
 )
 
 // TestQR: /qr/{room} is a PNG whose modules are exactly the QR code of the
-// room's link on the host asked (https behind a TLS proxy), and bad room
-// ids are refused, so it encodes nothing else.
+// room's link on the host asked (https behind a trusted TLS proxy, which
+// nobody else can fake), and bad room ids are refused, so it encodes
+// nothing else.
 func TestQR(t *testing.T) {
-	h := Handler()
+	// httptest's requests come from 192.0.2.1.
+	h := clientaddr.New([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}).Handler(Handler())
 	tests := []struct {
 		name, path, proto, want string
 		status                  int
 	}{
 		{"room link", "/qr/Abc_123-x", "", "http://example.com/r/Abc_123-x", 200},
-		{"behind a TLS proxy", "/qr/Abc_123-x", "https", "https://example.com/r/Abc_123-x", 200},
+		{"behind a TLS proxy", "/qr/Abc_123-x", "https", "https://call.example.org/r/Abc_123-x", 200},
+		{"forwarded by an untrusted peer", "/qr/Abc_123-x", "untrusted", "http://example.com/r/Abc_123-x", 200},
 		{"bad room", "/qr/bad.room", "", "", 404},
 		{"too long", "/qr/" + strings.Repeat("a", 65), "", "", 404},
 		{"arbitrary text", "/qr/hello%20world", "", "", 404},
@@ -29,8 +35,14 @@ func TestQR(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", tc.path, nil)
-			if tc.proto != "" {
-				req.Header.Set("X-Forwarded-Proto", tc.proto)
+			switch tc.proto {
+			case "https":
+				req.Header.Set("X-Forwarded-Proto", "https")
+				req.Header.Set("X-Forwarded-Host", "call.example.org")
+			case "untrusted":
+				req.RemoteAddr = "203.0.113.9:4000"
+				req.Header.Set("X-Forwarded-Proto", "https")
+				req.Header.Set("X-Forwarded-Host", "evil.example")
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)

@@ -32,7 +32,7 @@ func TestServesApp(t *testing.T) {
 		{"/style.css", "text/css", ".stage", 200},
 		{"/icon.svg", "image/svg+xml", "<svg", 200},
 		{"/check", "text/html", `data-testid="check-verdict"`, 200},
-		{"/check.js", "text/javascript", "api/ice-servers", 200},
+		{"/check.js", "text/javascript", "./signaling.js", 200},
 		{"/r/bad.room", "", "", 404},
 		{"/r/" + strings.Repeat("a", 65), "", "", 404},
 		{"/nope.js", "", "", 404},
