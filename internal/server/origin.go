@@ -2,9 +2,12 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"golang.org/x/time/rate"
 
 	"github.com/duet-call/duet/internal/clientaddr"
 )
@@ -47,4 +50,26 @@ func OriginChecker(allowed []string) (func(*http.Request) bool, error) {
 		}
 		return set["*"] || set[strings.ToLower(u.Scheme+"://"+u.Host)]
 	}, nil
+}
+
+// logRefusals wraps an origin check so that refusals are logged (a few a
+// second at most), with a hint when the cause is likely the proxy's
+// configuration: nginx sends its upstream's address as Host unless told
+// otherwise, and then every browser is refused.
+func logRefusals(check func(*http.Request) bool, log *slog.Logger) func(*http.Request) bool {
+	lim := rate.NewLimiter(2, 5)
+	return func(r *http.Request) bool {
+		if check(r) {
+			return true
+		}
+		if lim.Allow() {
+			c := clientaddr.From(r)
+			args := []any{"origin", r.Header.Get("Origin"), "host", c.Host, "client", c.String()}
+			if c.Proxied && r.Header.Get("X-Forwarded-Host") == "" && !strings.Contains(r.Header.Get("Forwarded"), "host=") {
+				args = append(args, "hint", "the proxy forwards no host: set proxy_set_header Host $host and X-Forwarded-Host $http_host (docs/deploy.md)")
+			}
+			log.Warn("WebSocket refused: its page is from another origin", args...)
+		}
+		return false
+	}
 }

@@ -81,6 +81,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics != nil && cfg.Signal.Observer == nil {
 		cfg.Signal.Observer = cfg.Metrics
 	}
+	if cfg.Signal.CheckOrigin != nil {
+		cfg.Signal.CheckOrigin = logRefusals(cfg.Signal.CheckOrigin, cfg.Logger)
+	}
 	s.hub = signal.NewHub(cfg.Signal, cfg.Logger.With("part", "signal"))
 
 	mux := http.NewServeMux()
