@@ -151,7 +151,7 @@ func connect(t *testing.T, src, url string, hdr http.Header) protocol.Message {
 	t.Helper()
 	d := websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
-		NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext,
+		NetDialContext:   (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).DialContext,
 	}
 	c, _, err := d.Dial(url, hdr)
 	if err != nil {
@@ -182,5 +182,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
-
