@@ -21,6 +21,9 @@ import (
 // test binary again, with DUET_TEST_SERVE set), so that it can be killed
 // the way a crash or the OOM killer would: no bye, no close frames.
 func TestMain(m *testing.M) {
+	if args := os.Getenv("DUET_TEST_MAIN"); args != "" {
+		os.Exit(run(strings.Fields(args), os.Stdout, os.Stderr)) // the whole binary, signals included
+	}
 	if args := os.Getenv("DUET_TEST_SERVE"); args != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()

@@ -36,10 +36,17 @@ func commands() []command {
 }
 
 func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the process around a command: SIGINT and SIGTERM end ctx, so the
+// command drains and returns; SIGHUP asks it to reload and never ends it.
+func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	ctx, stopHangups := catchHangups(ctx, stderr)
+	defer stopHangups()
+	return dispatch(ctx, args, stdout, stderr)
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,24 +27,22 @@ import (
 // serveFlags are duet serve's own flags; TURN and PeerJS add theirs.
 type serveFlags struct {
 	addr, logLevel, origins, resumeSecret string
-	tlsCert, tlsKey                       string
-	tlsSelfSigned, lan                    bool
+	lan                                   bool
 	drain                                 time.Duration
 	limits                                *limitFlags
+	tls                                   *tlsFlags
 }
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("duet serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f serveFlags
-	fs.StringVar(&f.addr, "addr", ":8080", "HTTP address for the app and signaling (:8443 by default with TLS)")
+	fs.StringVar(&f.addr, "addr", ":8080", "HTTP address for the app and signaling (:8443 by default with TLS, :443 with --acme-domain)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.drain, "shutdown-timeout", 10*time.Second, "how long to wait for clients on shutdown")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins (scheme://host[:port], or *) whose pages may open the signaling WebSocket; same-origin is always allowed")
-	fs.StringVar(&f.resumeSecret, "resume-secret", "", "hex secret that signs resume tokens; give every node the same one (default: kept in the user config dir, so a restart keeps calls' places)")
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key)")
-	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
-	fs.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate made at start for this machine's addresses (its fingerprint is logged)")
+	fs.StringVar(&f.resumeSecret, "resume-secret", "", "hex secret that signs resume tokens; give every node the same one (default: kept in $STATE_DIRECTORY under systemd, else the user config dir, so a restart keeps calls' places)")
+	f.tls = addTLSFlags(fs)
 	fs.BoolVar(&f.lan, "lan", false, "LAN mode: no STUN/TURN server and no ICE servers handed out; peers connect with host candidates")
 	turn := addTurnFlags(fs)
 	pj := addPeerJSFlags(fs)
@@ -79,7 +76,7 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 		log.Error("config", "err", err)
 		return 2
 	}
-	fingerprint, err := tlsConfig(f, fs, &cfg)
+	tr, err := f.tls.setup(fs, &cfg, log)
 	if err != nil {
 		log.Error("config", "err", err)
 		return 2
@@ -130,17 +127,21 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 	if err == nil {
 		err = srv.Start(ctx)
 	}
+	if err == nil {
+		if err = tr.start(ctx, srv.Addr()); err != nil {
+			srv.Shutdown(context.Background())
+		}
+	}
 	if err != nil {
 		log.Error("start", "err", err)
+		tr.stop(context.Background())
 		stopBus()
 		stopPeerJS(context.Background())
 		stopTURN(context.Background())
 		return 1
 	}
-	if fingerprint != "" {
-		log.Info("self-signed TLS certificate: check this fingerprint before accepting it", "sha256", fingerprint)
-	}
-	log.Info("duet is running", "open", browserURL(srv.URL()))
+	defer onHangup(ctx, func() { tr.reload(log) })()
+	log.Info("duet is running", "open", tr.openURL(srv.URL()))
 
 	<-ctx.Done()
 	log.Info("shutting down", "timeout", f.drain)
@@ -150,7 +151,7 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 	// this node is still part of the cluster.
 	err = srv.Shutdown(sctx)
 	stopBus()
-	err = errors.Join(err, stopPeerJS(sctx), stopTURN(sctx))
+	err = errors.Join(err, tr.stop(sctx), stopPeerJS(sctx), stopTURN(sctx))
 	if err != nil {
 		log.Warn("shutdown", "err", err)
 		return 1
@@ -210,31 +211,6 @@ func stunProbe(addr *net.UDPAddr) error {
 	}
 }
 
-// tlsConfig fills cfg.TLS from the TLS flags and moves the default address
-// to :8443. It returns the self-signed certificate's fingerprint, if any.
-func tlsConfig(f *serveFlags, fs *flag.FlagSet, cfg *server.Config) (string, error) {
-	if f.tlsSelfSigned && f.tlsCert != "" {
-		return "", errors.New("--tls-self-signed and --tls-cert exclude each other")
-	}
-	if (f.tlsCert == "") != (f.tlsKey == "") {
-		return "", errors.New("--tls-cert and --tls-key go together")
-	}
-	var fp string
-	var err error
-	switch {
-	case f.tlsSelfSigned:
-		cfg.TLS, fp, err = server.SelfSignedTLS(time.Now())
-	case f.tlsCert != "":
-		cfg.TLS, err = server.FileTLS(f.tlsCert, f.tlsKey)
-	default:
-		return "", nil
-	}
-	if !flagSet(fs, "addr") {
-		cfg.Addr = ":8443"
-	}
-	return fp, err
-}
-
 // flagSet reports whether a flag was given on the command line or in its
 // DUET_* variable.
 func flagSet(fs *flag.FlagSet, name string) bool {
@@ -253,10 +229,10 @@ func resumeKey(flagHex string, log *slog.Logger) ([]byte, error) {
 		}
 		return b, nil
 	}
-	dir, err := os.UserConfigDir()
+	dir, err := stateDir()
 	if err == nil {
 		var b []byte
-		path := filepath.Join(dir, "duet", "resume-secret")
+		path := filepath.Join(dir, "resume-secret")
 		if b, err = server.LoadOrCreateSecret(path); err == nil {
 			if err := server.CheckPrivate(path); err != nil {
 				log.Warn("the resume secret is not private", "err", err)

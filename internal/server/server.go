@@ -33,6 +33,8 @@ type Config struct {
 	TLS *tls.Config
 	// Routes, when set, may add handlers to the mux.
 	Routes func(mux *http.ServeMux)
+	// Wrap, when set, wraps the whole handler (HSTS, for one).
+	Wrap func(http.Handler) http.Handler
 	// Metrics, when set, observes the hub and serves /metrics and
 	// /api/call-report.
 	Metrics *metrics.Metrics
@@ -130,8 +132,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.Routes(mux)
 	}
 	mux.Handle("/", web.Handler())
+	var h http.Handler = mux
+	if cfg.Wrap != nil {
+		h = cfg.Wrap(h)
+	}
 	s.http = &http.Server{
-		Handler:           cfg.Clients.Handler(mux),
+		Handler:           cfg.Clients.Handler(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		// Requests here are small (a WebSocket upgrade, the app's files);
