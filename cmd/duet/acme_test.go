@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,20 +22,25 @@ import (
 func TestServeACME(t *testing.T) {
 	const domain = "call.duet.test"
 	for _, tc := range []struct {
-		name string
-		args []string
+		name    string
+		args    []string
+		systemd bool
 	}{
-		{"tls-alpn-01", []string{"--acme-challenges", "tls-alpn-01"}},
-		{"http-01", []string{"--acme-challenges", "http-01"}},
+		{"tls-alpn-01", []string{"--acme-challenges", "tls-alpn-01", "--acme-cache", t.TempDir(), "--resume-secret", strings.Repeat("cd", 32)}, false},
+		{"http-01", []string{"--acme-challenges", "http-01"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			httpsAddr, httpAddr := freeAddr(t), freeAddr(t)
 			pebble := acmetest.Start(t, acmetest.Options{TLSPort: portOf(t, httpsAddr), HTTPPort: portOf(t, httpAddr)})
 			args := append([]string{"serve", "--acme-domain", domain, "--acme-ca", pebble.DirectoryURL,
-				"--acme-ca-root", pebble.ServerRootsFile, "--acme-cache", t.TempDir(),
-				"--addr", httpsAddr, "--http-addr", httpAddr,
-				"--lan", "--peerjs=false", "--resume-secret", strings.Repeat("cd", 32)}, tc.args...)
-			p := startDuet(t, args...)
+				"--acme-ca-root", pebble.ServerRootsFile, "--addr", httpsAddr, "--http-addr", httpAddr,
+				"--lan", "--peerjs=false"}, tc.args...)
+			state := t.TempDir()
+			var env []string
+			if tc.systemd {
+				env = []string{"STATE_DIRECTORY=" + state}
+			}
+			p := startDuetEnv(t, env, args...)
 			waitListening(t, p, httpsAddr)
 
 			var served string
@@ -96,6 +103,13 @@ func TestServeACME(t *testing.T) {
 			p.signal(t, syscall.SIGTERM)
 			if code := p.waitExit(t); code != 0 {
 				t.Errorf("exit %d after SIGTERM, want 0", code)
+			}
+			if tc.systemd {
+				for _, f := range []string{"resume-secret", "acme"} {
+					if _, err := os.Stat(filepath.Join(state, f)); err != nil {
+						t.Errorf("nothing kept in STATE_DIRECTORY: %v", err)
+					}
+				}
 			}
 			if testing.Verbose() {
 				t.Logf("duet's log:\n%s", p.log)

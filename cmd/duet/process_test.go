@@ -24,6 +24,12 @@ type duetProcess struct {
 // process is killed when the test ends if it still runs.
 func startDuet(t *testing.T, args ...string) *duetProcess {
 	t.Helper()
+	return startDuetEnv(t, nil, args...)
+}
+
+// startDuetEnv is startDuet with more environment variables.
+func startDuetEnv(t *testing.T, env []string, args ...string) *duetProcess {
+	t.Helper()
 	for _, a := range args {
 		if strings.ContainsAny(a, " \t\n") {
 			t.Fatalf("argument %q has a space", a)
@@ -31,7 +37,7 @@ func startDuet(t *testing.T, args ...string) *duetProcess {
 	}
 	p := &duetProcess{log: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	p.cmd.Env = append(os.Environ(), "DUET_TEST_MAIN="+strings.Join(args, " "))
+	p.cmd.Env = append(append(os.Environ(), env...), "DUET_TEST_MAIN="+strings.Join(args, " "))
 	p.cmd.Stderr = p.log
 	p.cmd.Stdout = p.log
 	if err := p.cmd.Start(); err != nil {
