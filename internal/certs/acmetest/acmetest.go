@@ -47,8 +47,6 @@ type CA struct {
 	ServerRootsFile string
 	// IssuedRoots trusts the certificates Pebble issues.
 	IssuedRoots *x509.CertPool
-
-	log *syncBuffer
 }
 
 // Start runs Pebble (and its DNS) until the test ends. It sets the
@@ -81,7 +79,7 @@ func Start(t testing.TB, o Options) *CA {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 
-	c := &CA{DirectoryURL: srv.URL + wfe.DirectoryPath, ServerRoots: x509.NewCertPool(), IssuedRoots: x509.NewCertPool(), log: logs}
+	c := &CA{DirectoryURL: srv.URL + wfe.DirectoryPath, ServerRoots: x509.NewCertPool(), IssuedRoots: x509.NewCertPool()}
 	c.ServerRoots.AddCert(srv.Certificate())
 	c.IssuedRoots.AddCert(authority.GetRootCert(0).Cert)
 	c.ServerRootsFile = filepath.Join(t.TempDir(), "pebble-server-root.pem")
@@ -91,9 +89,6 @@ func Start(t testing.TB, o Options) *CA {
 	}
 	return c
 }
-
-// Log is what Pebble has logged so far.
-func (c *CA) Log() string { return c.log.String() }
 
 // startDNS serves A 127.0.0.1 for every name (and no other records) over
 // TCP, which is how Pebble's validation authority asks.
@@ -126,19 +121,6 @@ func startDNS(t testing.TB) string {
 		<-done
 	})
 	return ln.Addr().String()
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago, for a
-// server that must be told its port before it starts (Pebble validates on
-// fixed ports).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Client is an HTTP client that trusts what Pebble issues and dials every
