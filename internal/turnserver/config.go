@@ -10,6 +10,7 @@
 package turnserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,28 @@ const (
 	DefaultMaxAllocationsPerUser = 8
 	DefaultMaxAllocationAge      = 12 * time.Hour
 	DefaultSocketBuffer          = 32 << 20
+	// DefaultMaxAllocationsPerClient bounds the allocations of one client
+	// address (an IPv6 /64): a browser holds three to six (UDP, TCP and TLS
+	// URLs on each network it has), so 32 is five or more callers behind one
+	// NAT, while one address can take at most 3 % of the default total.
+	DefaultMaxAllocationsPerClient = 32
+	// DefaultMaxConnsPerClient bounds the TURN TCP and TLS connections of
+	// one client address (an IPv6 /64); a browser opens at most two per
+	// network (the TCP and the TLS URL).
+	DefaultMaxConnsPerClient = 32
+	// DefaultIdleTimeout closes a TURN TCP or TLS connection that has no
+	// allocation this long after it was accepted (after its TLS handshake),
+	// or after its allocation ended. A browser allocates within a few round
+	// trips.
+	DefaultIdleTimeout = 5 * time.Second
+	// DefaultHandshakeTimeout bounds a TURN TLS handshake.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultBandwidthBytes caps each allocation at 1 MiB/s (8.4 Mbit/s) in
+	// each direction. A 1080p camera call in Chromium peaks at about
+	// 2.6 Mbit/s each way (libwebrtc's 2.5 Mbit/s ceiling for that size,
+	// plus audio and RTCP; docs/deploy.md has the measurement), so a call
+	// with a screen share beside the camera still fits.
+	DefaultBandwidthBytes = 1 << 20
 )
 
 // Config configures a Server. The zero value of every field but Secret has a
@@ -52,9 +75,36 @@ type Config struct {
 	// MaxAllocations bounds live allocations in total; MaxAllocationsPerUser
 	// bounds them per TURN username.
 	MaxAllocations, MaxAllocationsPerUser int
+	// MaxAllocationsPerClient bounds live allocations per client address
+	// (IPv4 address, or IPv6 /64), so that one address cannot take the
+	// whole server however many credentials it holds. Negative means no
+	// bound.
+	MaxAllocationsPerClient int
+	// Authorize, when set, is asked before each new allocation with the
+	// user part of the REST username (after "expiry:"); false refuses it
+	// with 403 (reason ReasonUnauthorized). Refreshes, permissions and
+	// channels of existing allocations are not asked, so an allocation
+	// outlives both its credential and its authorization.
+	Authorize func(user string) bool
 	// BandwidthBytes caps each allocation's relayed bytes per second in each
-	// direction. 0 means no cap.
+	// direction. 0 means DefaultBandwidthBytes, negative no cap.
 	BandwidthBytes int64
+	// TLSAddr, when set, is where TURN over TLS (turns:) listens, with TLS.
+	TLSAddr string
+	// TLS is the certificate configuration for TURN over TLS, on TLSAddr
+	// and for connections handed to ServeConn. It is used as given at every
+	// handshake, so a GetCertificate that reloads certificates keeps
+	// working; the server only adds the "stun.turn" ALPN protocol (RFC 7443)
+	// for clients that ask for it.
+	TLS *tls.Config
+	// MaxConnsPerClient bounds open TURN TCP and TLS connections per client
+	// address (IPv4 address, or IPv6 /64). Negative means no bound.
+	MaxConnsPerClient int
+	// IdleTimeout closes a TCP or TLS connection that holds no allocation
+	// this long after it was accepted (or its allocation ended).
+	IdleTimeout time.Duration
+	// HandshakeTimeout bounds a TLS handshake.
+	HandshakeTimeout time.Duration
 	// MaxAllocationAge closes an allocation this long after it was created,
 	// however often it is refreshed (pion already bounds each refresh to an
 	// hour). Negative means no bound.
@@ -95,6 +145,21 @@ func (c *Config) setDefaults() {
 	if c.SocketBuffer == 0 {
 		c.SocketBuffer = DefaultSocketBuffer
 	}
+	if c.MaxAllocationsPerClient == 0 {
+		c.MaxAllocationsPerClient = DefaultMaxAllocationsPerClient
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if c.BandwidthBytes == 0 {
+		c.BandwidthBytes = DefaultBandwidthBytes
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 }
 
 // Validate fills in defaults and reports the first invalid field.
@@ -118,8 +183,16 @@ func (c *Config) Validate() error {
 	if c.MaxAllocations < 0 || c.MaxAllocationsPerUser < 0 {
 		return errors.New("turnserver: allocation quotas must be positive")
 	}
-	if c.BandwidthBytes < 0 {
-		return errors.New("turnserver: BandwidthBytes must not be negative")
+	if c.IdleTimeout < 0 || c.HandshakeTimeout < 0 {
+		return errors.New("turnserver: IdleTimeout and HandshakeTimeout must be positive")
+	}
+	if c.TLSAddr != "" {
+		if c.TLS == nil {
+			return errors.New("turnserver: TLSAddr needs a TLS config")
+		}
+		if _, _, err := net.SplitHostPort(c.TLSAddr); err != nil {
+			return fmt.Errorf("turnserver: TLSAddr %q: %w", c.TLSAddr, err)
+		}
 	}
 	if c.ReadLoops < 0 || c.ReadLoops > 64 {
 		return fmt.Errorf("turnserver: ReadLoops %d out of 0..64", c.ReadLoops)

@@ -11,6 +11,7 @@ import (
 
 // STUN message types of the requests that name a peer (RFC 8656 §18).
 const (
+	typeAllocate         = 0x0003
 	typeCreatePermission = 0x0008
 	typeChannelBind      = 0x0009
 	stunHeaderSize       = 20
@@ -18,12 +19,12 @@ const (
 
 // guardConn is a UDP listener socket as pion/turn sees it. It answers
 // CreatePermission and ChannelBind requests for refused peers with 403
-// Forbidden itself, as RFC 8656 §9 asks and coturn does: pion/turn's
-// PermissionHandler refusal answers an error without a code (CreatePermission)
-// or 401 (ChannelBind), which clients read as an authentication problem.
-// Every other datagram, and every request it cannot authenticate, goes to
-// pion unchanged; the PermissionHandler stays the backstop (and the only
-// check on TCP).
+// Forbidden itself (see guard), as RFC 8656 §9 asks and coturn does:
+// pion/turn's PermissionHandler refusal answers an error without a code
+// (CreatePermission) or 401 (ChannelBind), which clients read as an
+// authentication problem. Every other datagram, and every request it cannot
+// authenticate, goes to pion unchanged; the PermissionHandler stays the
+// backstop. streamConn does the same on TCP and TLS.
 type guardConn struct {
 	*net.UDPConn
 	s *Server
@@ -67,14 +68,11 @@ func (g *guardConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if g.s.channelData(b, addr.AddrPort()) {
 			continue // relayed on the fast path
 		}
-		n := copy(p, b)
-		// Two byte compares keep everything else off the STUN decoder.
-		if n < stunHeaderSize || p[0] != 0 || (p[1] != typeCreatePermission && p[1] != typeChannelBind) {
-			return n, addr, nil
+		if resp := g.s.guard(b, addr); resp != nil {
+			_, _ = g.UDPConn.WriteTo(resp, addr)
+			continue
 		}
-		if !g.forbid(p[:n], addr) {
-			return n, addr, nil
-		}
+		return copy(p, b), addr, nil
 	}
 }
 
@@ -91,53 +89,80 @@ func (g *guardConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return n, err
 }
 
-// forbid answers 403 and returns true when the authenticated request in b
-// names a peer the policy refuses.
-func (g *guardConn) forbid(b []byte, addr net.Addr) bool {
-	m := &stun.Message{Raw: append([]byte(nil), b...)}
+// guard answers 403 Forbidden itself for an authenticated request it
+// refuses: a CreatePermission or ChannelBind naming a peer the policy
+// refuses, or (with Config.Authorize) an Allocate of a user that is not
+// authorized. It returns the response to send, or nil to hand msg to pion.
+// Two byte compares keep every other message off the STUN decoder.
+func (s *Server) guard(msg []byte, client net.Addr) []byte {
+	if len(msg) < stunHeaderSize || msg[0] != 0 {
+		return nil
+	}
+	switch msg[1] {
+	case typeCreatePermission, typeChannelBind:
+	case typeAllocate:
+		if s.cfg.Authorize == nil {
+			return nil
+		}
+	default:
+		return nil
+	}
+	m := &stun.Message{Raw: append([]byte(nil), msg...)}
 	if err := m.Decode(); err != nil || m.Type.Class != stun.ClassRequest {
-		return false
+		return nil
 	}
 	var user stun.Username
 	var realm stun.Realm
 	if user.GetFrom(m) != nil || realm.GetFrom(m) != nil {
-		return false
+		return nil
 	}
-	if turncred.Check(user.String(), g.s.now()) != nil && !g.s.holdsAllocation(addr, user.String()) {
-		return false // pion refuses it and counts the reason
+	if turncred.Check(user.String(), s.now()) != nil && !s.holdsAllocation(client, user.String()) {
+		return nil // pion refuses it and counts the reason
 	}
-	key := stun.MessageIntegrity(turncred.Key(g.s.secret, user.String(), realm.String()))
+	key := stun.MessageIntegrity(turncred.Key(s.secret, user.String(), realm.String()))
 	if key.Check(m) != nil {
-		return false
+		return nil
 	}
-	reason, peer := "", ""
-	for _, a := range m.Attributes {
-		if a.Type != stun.AttrXORPeerAddress {
-			continue
-		}
-		// A request may name several peers; stun.XORMappedAddress only reads
-		// the first, so each is decoded here.
-		ip, ok := xorPeerIP(m, a)
-		if !ok {
-			return false
-		}
-		if r := g.s.policy.Check(ip); r != "" {
-			reason, peer = r, ip.String()
-			break
-		}
+	if s.bypassPolicy(client) {
+		return nil
 	}
-	if reason == "" || g.s.bypassPolicy(addr) {
-		return false
+	reason := ""
+	if m.Type.Method == stun.MethodAllocate {
+		if s.authorized(user.String()) {
+			return nil
+		}
+		reason = ReasonUnauthorized
+		s.refuse(reason, "allocation refused: user not authorized", "client", client.String(), "username", user.String())
+	} else {
+		peer := ""
+		for _, a := range m.Attributes {
+			if a.Type != stun.AttrXORPeerAddress {
+				continue
+			}
+			// A request may name several peers; stun.XORMappedAddress only
+			// reads the first, so each is decoded here.
+			ip, ok := xorPeerIP(m, a)
+			if !ok {
+				return nil
+			}
+			if r := s.policy.Check(ip); r != "" {
+				reason, peer = r, ip.String()
+				break
+			}
+		}
+		if reason == "" {
+			return nil
+		}
+		s.refuse(reason, "peer refused by relay policy", "client", client.String(), "peer", peer)
 	}
-	g.s.refuse(reason, "peer refused by relay policy", "client", addr.String(), "peer", peer)
 	resp, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID),
 		stun.NewType(m.Type.Method, stun.ClassErrorResponse),
 		&stun.ErrorCodeAttribute{Code: stun.CodeForbidden, Reason: []byte("Forbidden: " + reason)},
 		key, stun.Fingerprint)
-	if err == nil {
-		_, _ = g.UDPConn.WriteTo(resp.Raw, addr)
+	if err != nil {
+		return nil
 	}
-	return true
+	return resp.Raw
 }
 
 var magicCookie = [4]byte{0x21, 0x12, 0xA4, 0x42}

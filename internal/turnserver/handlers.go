@@ -3,6 +3,7 @@ package turnserver
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +21,16 @@ const (
 	ReasonBandwidth   = "bandwidth"
 	ReasonSelfPort    = "self-port"
 	ReasonMaxAge      = "max-age"
+	// ReasonQuotaClient: the client address (IPv6 /64) holds
+	// MaxAllocationsPerClient allocations.
+	ReasonQuotaClient = "quota-client"
+	// ReasonConnsClient: a TCP/TLS connection refused because its client
+	// address holds MaxConnsPerClient of them.
+	ReasonConnsClient = "conns-client"
+	// ReasonIdle: a TCP/TLS connection closed for holding no allocation.
+	ReasonIdle = "idle"
+	// ReasonUnauthorized: Config.Authorize refused a new allocation.
+	ReasonUnauthorized = "unauthorized"
 )
 
 var allReasons = []string{
@@ -27,6 +38,7 @@ var allReasons = []string{
 	ReasonUnspecified, ReasonReserved, ReasonOwnAddress, ReasonInvalid,
 	ReasonBadPassword, ReasonExpired, ReasonBadUsername, ReasonQuotaUser,
 	ReasonQuotaTotal, ReasonBandwidth, ReasonSelfPort, ReasonMaxAge,
+	ReasonQuotaClient, ReasonConnsClient, ReasonIdle, ReasonUnauthorized,
 }
 
 var errQuota = errors.New("allocation quota reached")
@@ -55,15 +67,18 @@ type Stats struct {
 	Refused map[string]uint64
 	// SelfTest is "passed", "failed: <why>", or "" when it did not run.
 	SelfTest string
+	// StreamConns is the number of open TURN TCP and TLS connections.
+	StreamConns int
 }
 
-// users tracks live allocations per username, and which client addresses
-// hold one, for the quota and for letting an allocation outlive its
-// credential (see authHandler).
+// users tracks live allocations per username and per client address (for
+// the quotas), and which client addresses hold one under which username
+// (for letting an allocation outlive its credential, see authHandler).
 type users struct {
-	mu     sync.Mutex
-	count  map[string]int // username → live allocations
-	owners map[string]int // src address + username → live allocations
+	mu      sync.Mutex
+	count   map[string]int       // username → live allocations
+	owners  map[string]int       // src address + username → live allocations
+	clients map[netip.Prefix]int // client address (IPv6 /64) → live allocations
 }
 
 func ownerKey(src net.Addr, username string) string { return src.String() + "\x00" + username }
@@ -103,15 +118,43 @@ func (s *Server) quotaHandler(username, _ string, src net.Addr) bool {
 		s.refuse(ReasonQuotaTotal, "allocation refused: server full", "client", src.String(), "limit", s.cfg.MaxAllocations)
 		return false
 	}
+	if s.bypassPolicy(src) {
+		return true // the self-test
+	}
+	if !s.authorized(username) {
+		// The guard answers these 403 first; this is the backstop.
+		s.refuse(ReasonUnauthorized, "allocation refused: user not authorized", "client", src.String(), "username", username)
+		return false
+	}
+	key := clientKey(src)
 	s.users.mu.Lock()
-	n := s.users.count[username]
+	n, perClient := s.users.count[username], s.users.clients[key]
 	s.users.mu.Unlock()
 	if n >= s.cfg.MaxAllocationsPerUser {
 		s.refuse(ReasonQuotaUser, "allocation refused: user quota", "client", src.String(), "username", username,
 			"limit", s.cfg.MaxAllocationsPerUser)
 		return false
 	}
+	if limit := s.cfg.MaxAllocationsPerClient; limit > 0 && perClient >= limit {
+		s.refuse(ReasonQuotaClient, "allocation refused: client address quota", "client", src.String(), "limit", limit)
+		return false
+	}
 	return true
+}
+
+// authorized asks Config.Authorize about the user part of a REST username.
+func (s *Server) authorized(username string) bool {
+	if s.cfg.Authorize == nil {
+		return true
+	}
+	_, user, err := turncred.Parse(username)
+	return err == nil && s.cfg.Authorize(user)
+}
+
+// clientKey is the per-client quota's key for a client address.
+func clientKey(src net.Addr) netip.Prefix {
+	ap, _ := addrPortOf(src)
+	return clientPrefix(ap.Addr())
 }
 
 func (s *Server) permissionHandler(src net.Addr, peer net.IP) bool {
@@ -130,12 +173,16 @@ func (s *Server) eventHandler() turn.EventHandler {
 				s.refuse(ReasonBadPassword, "credential refused", "client", src.String(), "username", username, "method", method)
 			}
 		},
-		OnAllocationCreated: func(src, _ net.Addr, _, username, _ string, relay net.Addr, _ int) {
+		OnAllocationCreated: func(src, dst net.Addr, _, username, _ string, relay net.Addr, _ int) {
 			s.created.Add(1)
 			s.users.mu.Lock()
 			s.users.count[username]++
 			s.users.owners[ownerKey(src, username)]++
+			s.users.clients[clientKey(src)]++
 			s.users.mu.Unlock()
+			if st := s.streamSet(); st != nil {
+				st.allocation(src, dst, true)
+			}
 			s.log.Debug("turn allocation", "client", src.String(), "relay", relay.String(), "username", username)
 		},
 		OnPermissionCreated: func(_, _ net.Addr, _, _, _ string, relay net.Addr, peer net.IP) {
@@ -150,14 +197,22 @@ func (s *Server) eventHandler() turn.EventHandler {
 		OnChannelDeleted: func(src, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
 			s.channelDeleted(src, relay, peer, number)
 		},
-		OnAllocationDeleted: func(src, _ net.Addr, _, username, _ string) {
+		OnAllocationDeleted: func(src, dst net.Addr, _, username, _ string) {
 			if s.bypassPolicy(src) {
 				s.selfTestClient.Store(nil)
 			}
 			s.users.mu.Lock()
 			decr(s.users.count, username)
 			decr(s.users.owners, ownerKey(src, username))
+			if k := clientKey(src); s.users.clients[k] <= 1 {
+				delete(s.users.clients, k)
+			} else {
+				s.users.clients[k]--
+			}
 			s.users.mu.Unlock()
+			if st := s.streamSet(); st != nil {
+				st.allocation(src, dst, false)
+			}
 		},
 	}
 }
@@ -201,6 +256,9 @@ func (s *Server) Stats() Stats {
 	}
 	if ts := s.turnServer(); ts != nil {
 		st.Allocations = ts.AllocationCount()
+	}
+	if ss := s.streamSet(); ss != nil {
+		st.StreamConns = ss.open()
 	}
 	if r := s.selfTestResult.Load(); r != nil {
 		st.SelfTest = *r

@@ -47,10 +47,13 @@ type Server struct {
 	selfTestClient atomic.Pointer[string] // the one client the peer policy lets through, during Start
 	selfTestResult atomic.Pointer[string]
 
+	streams atomic.Pointer[streams] // TCP, TLS and handed-over connections; set in Start
+
 	mu       sync.Mutex // guards the fields below
 	started  bool
 	udp      []*net.UDPConn
 	tcp      net.Listener
+	tlsLn    net.Listener
 	ts       *turn.Server
 	shutdown bool
 }
@@ -69,7 +72,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		secret:   []byte(cfg.Secret),
 		refused:  newCounters(),
 		logLimit: rate.NewLimiter(refusalLogRate, refusalLogRate),
-		users:    users{count: map[string]int{}, owners: map[string]int{}},
+		users:    users{count: map[string]int{}, owners: map[string]int{}, clients: map[netip.Prefix]int{}},
 		perms:    permissions{live: map[permKey]struct{}{}},
 	}
 	s.publicIP = cfg.PublicIP
@@ -127,6 +130,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var tlsLn net.Listener
+	if s.cfg.TLSAddr != "" {
+		var lc net.ListenConfig
+		if tlsLn, err = lc.Listen(ctx, "tcp", s.cfg.TLSAddr); err != nil {
+			closeUDP(udp)
+			_ = tcp.Close()
+			return fmt.Errorf("turnserver: listen tls %s: %w", s.cfg.TLSAddr, err)
+		}
+	}
 
 	bindHost := "0.0.0.0"
 	if s.cfg.RelayBind.IsValid() {
@@ -141,11 +153,12 @@ func (s *Server) Start(ctx context.Context) error {
 		pcs[i] = turn.PacketConnConfig{PacketConn: newGuardConn(c, s), RelayAddressGenerator: gen,
 			PermissionHandler: s.permissionHandler}
 	}
+	// Each stream client holds at most one allocation per connection; a
+	// little headroom lets clients that are only doing STUN connect.
+	st := newStreams(s, s.cfg.MaxAllocations+64)
 	ts, err := turn.NewServer(turn.ServerConfig{
 		PacketConnConfigs: pcs,
-		// Each TCP client holds at most one allocation per connection; a
-		// little headroom lets clients that are only doing STUN connect.
-		ListenerConfigs: []turn.ListenerConfig{{Listener: newTCPListener(tcp, s, s.cfg.MaxAllocations+64), RelayAddressGenerator: gen,
+		ListenerConfigs: []turn.ListenerConfig{{Listener: st, RelayAddressGenerator: gen,
 			PermissionHandler: s.permissionHandler}},
 		LoggerFactory: &pionLogs{log: s.log},
 		Realm:         s.cfg.Realm,
@@ -156,10 +169,22 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		closeUDP(udp)
 		_ = tcp.Close()
+		if tlsLn != nil {
+			_ = tlsLn.Close()
+		}
 		return fmt.Errorf("turnserver: start pion/turn: %w", err)
 	}
-	s.udp, s.tcp, s.ts = udp, tcp, ts
-	s.log.Info("turn: listening", "udp", udp[0].LocalAddr().String(), "tcp", tcp.Addr().String(),
+	st.serve(tcp, false)
+	if tlsLn != nil {
+		st.serve(tlsLn, true)
+	}
+	s.streams.Store(st)
+	s.udp, s.tcp, s.tlsLn, s.ts = udp, tcp, tlsLn, ts
+	tlsAddr := "off"
+	if tlsLn != nil {
+		tlsAddr = tlsLn.Addr().String()
+	}
+	s.log.Info("turn: listening", "udp", udp[0].LocalAddr().String(), "tcp", tcp.Addr().String(), "tls", tlsAddr,
 		"relay_ip", s.publicIP.String(), "relay_ports", strconv.Itoa(int(s.cfg.MinPort))+"-"+strconv.Itoa(int(s.cfg.MaxPort)),
 		"read_loops", loops, "udp_rcvbuf", readBufferSize(udp[0]))
 	if s.cfg.SelfTest {
@@ -232,6 +257,34 @@ func (s *Server) TCPAddr() *net.TCPAddr {
 	return s.tcp.Addr().(*net.TCPAddr)
 }
 
+// TLSAddr is the address the TURN-over-TLS listener is bound to (nil before
+// Start or without Config.TLSAddr).
+func (s *Server) TLSAddr() *net.TCPAddr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr().(*net.TCPAddr)
+}
+
+// ServeConn serves TURN on c, a connection another listener accepted (and,
+// for TLS, completed the handshake of): the one-port mode of
+// internal/tlsmux, where TURN over TLS shares the HTTPS port. c counts
+// against the per-client connection cap and the idle timeout like any TCP
+// or TLS client, and is closed by Shutdown. It returns once c is handed to
+// the TURN server (or closed: before Start, after Shutdown, over a cap).
+func (s *Server) ServeConn(c net.Conn) {
+	st := s.streamSet()
+	if st == nil {
+		_ = c.Close()
+		return
+	}
+	if sc := st.admit(c); sc != nil {
+		st.hand(sc)
+	}
+}
+
 // RelayIP is the address advertised in allocations.
 func (s *Server) RelayIP() netip.Addr { return s.publicIP }
 
@@ -248,6 +301,8 @@ func (s *Server) now() time.Time {
 	}
 	return time.Now()
 }
+
+func (s *Server) streamSet() *streams { return s.streams.Load() }
 
 func (s *Server) turnServer() *turn.Server {
 	s.mu.Lock()
