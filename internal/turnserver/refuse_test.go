@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pion/stun/v3"
-	"github.com/pion/turn/v4"
 )
 
 func TestRefuseCredentials(t *testing.T) {
@@ -51,7 +50,7 @@ func TestRefuseCredentials(t *testing.T) {
 
 // TestRefusePeers checks the default policy end to end: a real client's
 // CreatePermission and ChannelBind to refused peers get 403 over UDP and no
-// datagram reaches them; over TCP pion's own refusal applies.
+// datagram reaches them (TCP: TestRefusePeerOverTCPIs403).
 func TestRefusePeers(t *testing.T) {
 	s := startServer(t, nil) // default policy: loopback refused
 	u, p := creds(t, "alice", time.Hour)
@@ -96,27 +95,6 @@ func TestRefusePeers(t *testing.T) {
 	}
 	if s.Stats().Refused[ReasonLoopback] < 2 {
 		t.Fatalf("ChannelBind refusal not counted: %+v", s.Stats().Refused)
-	}
-}
-
-func TestRefusePeerOverTCP(t *testing.T) {
-	s := startServer(t, nil)
-	u, p := creds(t, "alice", time.Hour)
-	conn, err := net.Dial("tcp", s.TCPAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := clientOn(t, turn.NewSTUNConn(conn), s.TCPAddr().String(), u, p)
-	relay, err := c.Allocate()
-	if err != nil {
-		t.Fatalf("Allocate over TCP: %v", err)
-	}
-	defer relay.Close()
-	if err := c.CreatePermission(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); err == nil {
-		t.Fatal("CreatePermission to loopback over TCP succeeded")
-	}
-	if s.Stats().Refused[ReasonLoopback] != 1 {
-		t.Fatalf("Refused = %+v, want one loopback refusal", s.Stats().Refused)
 	}
 }
 
