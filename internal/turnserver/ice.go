@@ -25,6 +25,14 @@ type ICE struct {
 	Host string
 	// Port is the STUN/TURN port (UDP and TCP).
 	Port int
+	// TLSPort, when set, adds a turns: URL on this port (the TURN-over-TLS
+	// port, or the HTTPS port in one-port mode), after the UDP and TCP ones.
+	TLSPort int
+	// TLSHost is the host of the turns: URL; it must be a name the
+	// certificate covers. Empty means the host the client used to reach the
+	// HTTP server (which its certificate covered), not Host: Host may be the
+	// relay's bare IP (--turn-public-ip).
+	TLSHost string
 	// URLs replaces the generated URLs: an external TURN server such as
 	// coturn (--turn-url). Each is given the same credential.
 	URLs []string
@@ -36,7 +44,8 @@ type ICE struct {
 	Now func() time.Time
 }
 
-// Servers returns a STUN server and a TURN server (UDP and TCP) with a fresh
+// Servers returns a STUN server and a TURN server (UDP, TCP and, with
+// TLSPort, TLS) with a fresh
 // credential for a new random user id. requestHost is the Host of the HTTP
 // request, with or without a port. The result is never nil.
 func (c *ICE) Servers(requestHost string) []protocol.ICEServer {
@@ -89,13 +98,20 @@ func (c *ICE) ServersFor(requestHost, user string) []protocol.ICEServer {
 		host = "localhost"
 	}
 	hp := net.JoinHostPort(host, strconv.Itoa(c.Port))
+	turnURLs := []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}
+	if c.TLSPort > 0 {
+		tlsHost := c.TLSHost
+		if tlsHost == "" {
+			tlsHost = hostOnly(requestHost)
+		}
+		if tlsHost == "" {
+			tlsHost = host
+		}
+		turnURLs = append(turnURLs, "turns:"+net.JoinHostPort(tlsHost, strconv.Itoa(c.TLSPort))+"?transport=tcp")
+	}
 	return []protocol.ICEServer{
 		{URLs: []string{"stun:" + hp}},
-		{
-			URLs:       []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
-			Username:   username,
-			Credential: password,
-		},
+		{URLs: turnURLs, Username: username, Credential: password},
 	}
 }
 

@@ -27,6 +27,10 @@ func TestICEServers(t *testing.T) {
 			[][]string{{"stun:[::1]:3478"}, {"turn:[::1]:3478?transport=udp", "turn:[::1]:3478?transport=tcp"}}},
 		{"configured host wins", &ICE{Host: "turn.example.net", Port: 443}, "localhost:8080",
 			[][]string{{"stun:turn.example.net:443"}, {"turn:turn.example.net:443?transport=udp", "turn:turn.example.net:443?transport=tcp"}}},
+		{"turns after udp and tcp, on the request host", &ICE{Host: "198.51.100.7", Port: 3478, TLSPort: 443}, "call.example.org",
+			[][]string{{"stun:198.51.100.7:3478"}, {"turn:198.51.100.7:3478?transport=udp", "turn:198.51.100.7:3478?transport=tcp", "turns:call.example.org:443?transport=tcp"}}},
+		{"turns on the configured TLS host", &ICE{Host: "turn.example.net", TLSHost: "turn.example.net", Port: 3478, TLSPort: 5349}, "call.example.org:8443",
+			[][]string{{"stun:turn.example.net:3478"}, {"turn:turn.example.net:3478?transport=udp", "turn:turn.example.net:3478?transport=tcp", "turns:turn.example.net:5349?transport=tcp"}}},
 		{"external", &ICE{URLs: []string{"stun:coturn.example:3478", "turn:coturn.example:3478", "turns:coturn.example:5349"}}, "localhost",
 			[][]string{{"stun:coturn.example:3478"}, {"turn:coturn.example:3478", "turns:coturn.example:5349"}}},
 	}
