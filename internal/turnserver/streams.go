@@ -4,9 +4,10 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/duet-call/duet/internal/tlsmux"
 )
 
 // streams is the one net.Listener pion/turn serves every stream client
@@ -49,38 +50,9 @@ func newStreams(s *Server, maxTotal int) *streams {
 	st := &streams{s: s, maxTotal: maxTotal, ready: make(chan *streamConn), done: make(chan struct{}),
 		conns: map[*streamConn]struct{}{}, clients: map[netip.Prefix]int{}, byTuple: map[tuple]*streamConn{}}
 	if s.cfg.TLS != nil {
-		st.tls = withTURNProtocol(s.cfg.TLS)
+		st.tls = tlsmux.WithProtocol(s.cfg.TLS, tlsmux.ALPNTURN)
 	}
 	return st
-}
-
-// alpnTURN is the ALPN protocol of TURN over TLS (RFC 7443).
-const alpnTURN = "stun.turn"
-
-// withTURNProtocol returns a config that uses base at every handshake
-// (its certificates, GetCertificate and GetConfigForClient as they are
-// then) and, for a client that offers "stun.turn", a copy of it made for
-// that handshake that can select it: Go refuses a client whose ALPN
-// protocols the server does not list.
-func withTURNProtocol(base *tls.Config) *tls.Config {
-	return &tls.Config{GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		cfg := base
-		if base.GetConfigForClient != nil {
-			c, err := base.GetConfigForClient(hello)
-			if err != nil {
-				return nil, err
-			}
-			if c != nil {
-				cfg = c
-			}
-		}
-		if !slices.Contains(hello.SupportedProtos, alpnTURN) || slices.Contains(cfg.NextProtos, alpnTURN) {
-			return cfg, nil
-		}
-		c := cfg.Clone()
-		c.NextProtos = append([]string{alpnTURN}, c.NextProtos...)
-		return c, nil
-	}}
 }
 
 // serve accepts from ln until Close; isTLS makes it handshake first.

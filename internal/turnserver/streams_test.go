@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duet-call/duet/internal/tlsmux"
 	"github.com/pion/stun/v3"
 	"github.com/pion/turn/v4"
 )
@@ -257,14 +258,14 @@ func TestTLSListener(t *testing.T) {
 	})
 	stalled := dialTCPFrom(t, "127.0.0.1", s.TLSAddr().String()) // says nothing
 
-	for _, alpn := range [][]string{nil, {alpnTURN}} {
+	for _, alpn := range [][]string{nil, {tlsmux.ALPNTURN}} {
 		raw := dialTCPFrom(t, "127.0.0.1", s.TLSAddr().String())
 		tc := tls.Client(raw, &tls.Config{ServerName: "localhost", RootCAs: ca.pool, NextProtos: alpn})
 		if err := tc.Handshake(); err != nil {
 			t.Fatalf("TLS handshake (ALPN %v) while another client stalls: %v", alpn, err)
 		}
-		if got := tc.ConnectionState().NegotiatedProtocol; len(alpn) > 0 && got != alpnTURN {
-			t.Fatalf("negotiated %q, want %q", got, alpnTURN)
+		if got := tc.ConnectionState().NegotiatedProtocol; len(alpn) > 0 && got != tlsmux.ALPNTURN {
+			t.Fatalf("negotiated %q, want %q", got, tlsmux.ALPNTURN)
 		}
 		u, p := creds(t, "tls-user", time.Hour)
 		relay, err := clientOn(t, turn.NewSTUNConn(tc), s.TLSAddr().String(), u, p).Allocate()
