@@ -20,6 +20,7 @@ import (
 	"github.com/duet-call/duet/internal/clientaddr"
 	"github.com/duet-call/duet/internal/metrics"
 	"github.com/duet-call/duet/internal/signal"
+	"github.com/duet-call/duet/internal/tlsmux"
 	"github.com/duet-call/duet/internal/web"
 	"github.com/duet-call/duet/protocol"
 )
@@ -31,6 +32,10 @@ type Config struct {
 	Signal signal.Config
 	// TLS, when set, makes the listener serve HTTPS.
 	TLS *tls.Config
+	// TURN, when set with TLS, makes TURN over TLS share the HTTPS port
+	// (internal/tlsmux): connections that speak STUN after the handshake
+	// are given to it (turnserver.Server.ServeConn), the rest are HTTP.
+	TURN func(net.Conn)
 	// Routes, when set, may add handlers to the mux.
 	Routes func(mux *http.ServeMux)
 	// Wrap, when set, wraps the whole handler (HSTS, for one).
@@ -159,7 +164,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
-	if s.cfg.TLS != nil {
+	switch {
+	case s.cfg.TLS != nil && s.cfg.TURN != nil:
+		ln = tlsmux.New(ln, tlsmux.Config{TLS: s.cfg.TLS, TURN: s.cfg.TURN, Log: s.log.With("part", "tlsmux")})
+	case s.cfg.TLS != nil:
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	var mln net.Listener
