@@ -20,7 +20,8 @@ func TestBenchTurn(t *testing.T) {
 	const secret = "bench-secret"
 	srv, err := turnserver.New(turnserver.Config{
 		Addr: "127.0.0.1:0", PublicIP: lo, RelayBind: lo, Secret: secret,
-		AllowPeers: []netip.Prefix{netip.PrefixFrom(lo, 32)},
+		AllowPeers:     []netip.Prefix{netip.PrefixFrom(lo, 32)},
+		BandwidthBytes: -1, // the load, not the cap, is measured
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 	"github.com/duet-call/duet/internal/metrics"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
-	"github.com/duet-call/duet/internal/turnserver"
 	"github.com/duet-call/duet/protocol"
 )
 
@@ -45,6 +44,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	f.tls = addTLSFlags(fs)
 	fs.BoolVar(&f.lan, "lan", false, "LAN mode: no STUN/TURN server and no ICE servers handed out; peers connect with host candidates")
 	turn := addTurnFlags(fs)
+	turn.addShareFlag(fs)
 	pj := addPeerJSFlags(fs)
 	nf := addNATSFlags(fs)
 	f.limits = addLimitFlags(fs)
@@ -86,12 +86,12 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 	if f.lan {
 		log.Info("LAN mode: no STUN/TURN; peers connect directly with host candidates")
 	} else {
-		var ice *turnserver.ICE
-		if ice, stopTURN, err = turn.startTURN(ctx, log.With("part", "turn")); err != nil {
+		turn.tls = cfg.TLS // TURN over TLS with duet's own certificate, if it has one
+		if _, stopTURN, err = turn.startTURN(ctx, log.With("part", "turn")); err != nil {
 			log.Error("turn", "err", err)
 			return 1
 		}
-		sig.ICEServers = ice.ServersFor
+		sig.ICEServers = turn.iceServers
 	}
 	if sig.ICEServers == nil {
 		sig.ICEServers = func(string, string) []protocol.ICEServer { return []protocol.ICEServer{} }
@@ -122,6 +122,7 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 	}
 	cfg.Ready = readiness(turn, nb)
 	cfg.Signal, cfg.Routes = sig, routes
+	cfg.TURN = turn.onePort()
 
 	srv, err := server.New(cfg)
 	if err == nil {
@@ -140,6 +141,7 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 		stopTURN(context.Background())
 		return 1
 	}
+	turn.onHTTPS(srv.Addr())
 	defer onHangup(ctx, func() { tr.reload(log) })()
 	log.Info("duet is running", "open", tr.openURL(srv.URL()))
 

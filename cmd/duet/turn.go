@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/internal/flagenv"
+	"github.com/duet-call/duet/internal/server"
 )
 
 // runTurn runs the STUN/TURN server alone, for a deployment that puts the
@@ -18,6 +19,8 @@ func runTurn(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long to wait for allocations to close on shutdown")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate for TURN over TLS on --turn-tls-addr (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key for --tls-cert")
 	tf := addTurnFlags(fs)
 	flagenv.Usage(fs)
 	if err := flagenv.Parse(fs, args, nil); err != nil {
@@ -37,6 +40,16 @@ func runTurn(ctx context.Context, args []string, _, stderr io.Writer) int {
 		// credentials for it.
 		log.Error("config", "err", "duet turn needs --turn-secret (DUET_TURN_SECRET), shared with the signaling server")
 		return 2
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		log.Error("config", "err", "--tls-cert and --tls-key go together")
+		return 2
+	}
+	if *tlsCert != "" {
+		if tf.tls, err = server.FileTLS(*tlsCert, *tlsKey); err != nil {
+			log.Error("config", "err", err)
+			return 2
+		}
 	}
 	_, stop, err := tf.startTURN(ctx, log)
 	if err != nil {

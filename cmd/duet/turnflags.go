@@ -2,29 +2,41 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/duet-call/duet/internal/turncred"
 	"github.com/duet-call/duet/internal/turnserver"
+	"github.com/duet-call/duet/protocol"
 )
 
 // turnFlags are the STUN/TURN flags shared by `duet serve` and `duet turn`.
 type turnFlags struct {
 	addr, publicIP, host, ports, secret, url string
-	ttl, maxAge                              time.Duration
+	tlsAddr                                  string
+	ttl, maxAge, idleTimeout                 time.Duration
 	allowPeers                               prefixList
 	maxAllocs, maxPerUser, readLoops         int
+	maxPerClient, maxConnsPerClient          int
 	bandwidth                                int64
-	selfTest                                 bool
+	selfTest, shareHTTPS                     bool
 
-	srv *turnserver.Server // set by startTURN
+	// tls is duet's own certificate configuration, set by the caller
+	// before startTURN when it has one: TURN over TLS then listens on
+	// tlsAddr (and, with shareHTTPS, on the HTTPS port).
+	tls *tls.Config
+
+	srv    *turnserver.Server             // set by startTURN
+	handed atomic.Pointer[turnserver.ICE] // what iceServers hands out
 }
 
 // addTurnFlags declares the TURN flags on fs. Call flagenv.Usage and
@@ -41,7 +53,11 @@ func addTurnFlags(fs *flag.FlagSet) *turnFlags {
 	fs.Var(&f.allowPeers, "turn-allow-peer", "CIDR the relay may reach although the default policy refuses it (loopback, private, ...); repeatable or comma-separated")
 	fs.IntVar(&f.maxAllocs, "turn-max-allocations", turnserver.DefaultMaxAllocations, "live TURN allocations allowed in total")
 	fs.IntVar(&f.maxPerUser, "turn-max-allocations-per-user", turnserver.DefaultMaxAllocationsPerUser, "live TURN allocations allowed per TURN username")
-	fs.Int64Var(&f.bandwidth, "turn-bandwidth", 0, "cap on each allocation's relayed bytes per second in each direction; 0 means none")
+	fs.IntVar(&f.maxPerClient, "turn-max-allocations-per-client", turnserver.DefaultMaxAllocationsPerClient, "live TURN allocations allowed per client address (IPv6: per /64), whatever its credentials; 0 means no bound")
+	fs.IntVar(&f.maxConnsPerClient, "turn-max-conns-per-client", turnserver.DefaultMaxConnsPerClient, "open TURN TCP and TLS connections allowed per client address (IPv6: per /64); 0 means no bound")
+	fs.DurationVar(&f.idleTimeout, "turn-idle-timeout", turnserver.DefaultIdleTimeout, "close a TURN TCP or TLS connection that holds no allocation this long")
+	fs.Int64Var(&f.bandwidth, "turn-bandwidth", turnserver.DefaultBandwidthBytes, "cap on each allocation's relayed bytes per second in each direction (the default fits a 1080p call with a screen share); 0 means none")
+	fs.StringVar(&f.tlsAddr, "turn-tls-addr", ":5349", "TURN over TLS (turns:) listen address, with duet's certificate; used only when duet has one; empty for none")
 	fs.DurationVar(&f.maxAge, "turn-max-allocation-age", turnserver.DefaultMaxAllocationAge, "close any allocation this old, however often refreshed; negative means never")
 	fs.IntVar(&f.readLoops, "turn-read-loops", 0, "UDP sockets (SO_REUSEPORT) on the TURN port, each with its own reader; 0 means one per two CPUs")
 	fs.BoolVar(&f.selfTest, "turn-self-test", true, "relay a datagram through the embedded server on loopback at start")
@@ -55,15 +71,27 @@ func (f *turnFlags) external() bool { return f.url != "" }
 // when none was given.
 func (f *turnFlags) config() (turnserver.Config, error) {
 	cfg := turnserver.Config{
-		Addr:                  f.addr,
-		Secret:                f.secret,
-		AllowPeers:            f.allowPeers,
-		MaxAllocations:        f.maxAllocs,
-		MaxAllocationsPerUser: f.maxPerUser,
-		BandwidthBytes:        f.bandwidth,
-		MaxAllocationAge:      f.maxAge,
-		ReadLoops:             f.readLoops,
-		SelfTest:              f.selfTest,
+		Addr:                    f.addr,
+		Secret:                  f.secret,
+		AllowPeers:              f.allowPeers,
+		MaxAllocations:          f.maxAllocs,
+		MaxAllocationsPerUser:   f.maxPerUser,
+		MaxAllocationsPerClient: noBound(f.maxPerClient),
+		MaxConnsPerClient:       noBound(f.maxConnsPerClient),
+		IdleTimeout:             f.idleTimeout,
+		BandwidthBytes:          noBound64(f.bandwidth),
+		MaxAllocationAge:        f.maxAge,
+		ReadLoops:               f.readLoops,
+		SelfTest:                f.selfTest,
+	}
+	if f.tls != nil && f.tlsAddr != "" {
+		cfg.TLSAddr, cfg.TLS = f.tlsAddr, f.tls
+	}
+	if f.tls != nil && f.shareHTTPS {
+		cfg.TLS = f.tls // for the connections the HTTPS port hands over
+	}
+	if f.idleTimeout <= 0 {
+		return cfg, fmt.Errorf("--turn-idle-timeout %v: must be positive", f.idleTimeout)
 	}
 	if f.publicIP != "" {
 		ip, err := netip.ParseAddr(f.publicIP)
@@ -92,13 +120,63 @@ func (f *turnFlags) config() (turnserver.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// ice describes what browsers get for a TURN server listening on port.
-func (f *turnFlags) ice(secret string, port int) *turnserver.ICE {
+// noBound turns a flag's "0 means no bound" into the Config's negative.
+func noBound(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func noBound64(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// ice describes what browsers get for a TURN server listening on port (and
+// on tlsPort over TLS, when not 0). The turns: host is --turn-host when
+// set, else the host the browser used, which the certificate covers;
+// never --turn-public-ip, a bare address no certificate names.
+func (f *turnFlags) ice(secret string, port, tlsPort int) *turnserver.ICE {
 	host := f.host
 	if host == "" {
 		host = f.publicIP
 	}
-	return &turnserver.ICE{Host: host, Port: port, Secret: secret, TTL: f.ttl}
+	return &turnserver.ICE{Host: host, Port: port, TLSPort: tlsPort, TLSHost: f.host, Secret: secret, TTL: f.ttl}
+}
+
+// addShareFlag declares duet serve's --turn-share-https.
+func (f *turnFlags) addShareFlag(fs *flag.FlagSet) {
+	fs.BoolVar(&f.shareHTTPS, "turn-share-https", true, "also serve TURN over TLS on the HTTPS port itself (one-port mode: a network that lets only 443 out still relays); when duet serves HTTPS")
+}
+
+// iceServers is the signaling config's ICEServers: what startTURN set up,
+// with the HTTPS port in the turns: URL once onHTTPS knows it.
+func (f *turnFlags) iceServers(host, user string) []protocol.ICEServer {
+	return f.handed.Load().ServersFor(host, user)
+}
+
+// onePort returns where the HTTPS port sends TURN connections in one-port
+// mode (server.Config.TURN), or nil when that mode is off.
+func (f *turnFlags) onePort() func(net.Conn) {
+	if f.srv == nil || f.tls == nil || !f.shareHTTPS {
+		return nil
+	}
+	return f.srv.ServeConn
+}
+
+// onHTTPS is told the HTTPS listener's address once it listens; in
+// one-port mode the turns: URL then names that port.
+func (f *turnFlags) onHTTPS(addr net.Addr) {
+	ta, ok := addr.(*net.TCPAddr)
+	if f.onePort() == nil || !ok {
+		return
+	}
+	ice := *f.handed.Load()
+	ice.TLSPort = ta.Port
+	f.handed.Store(&ice)
 }
 
 // startTURN is what `duet serve` calls: it starts the embedded STUN/TURN
@@ -114,6 +192,7 @@ func (f *turnFlags) startTURN(ctx context.Context, log *slog.Logger) (*turnserve
 			return nil, nil, err
 		}
 		log.Info("turn: using an external TURN server; the embedded one is not started", "urls", ice.URLs)
+		f.handed.Store(ice)
 		return ice, noop, nil
 	}
 	generated := f.secret == ""
@@ -132,7 +211,13 @@ func (f *turnFlags) startTURN(ctx context.Context, log *slog.Logger) (*turnserve
 		return nil, nil, err
 	}
 	f.srv = srv
-	return f.ice(cfg.Secret, srv.UDPAddr().Port), srv.Shutdown, nil
+	tlsPort := 0
+	if a := srv.TLSAddr(); a != nil {
+		tlsPort = a.Port
+	}
+	ice := f.ice(cfg.Secret, srv.UDPAddr().Port, tlsPort)
+	f.handed.Store(ice)
+	return ice, srv.Shutdown, nil
 }
 
 // embedded is the server startTURN started, for its Stats (metrics); nil

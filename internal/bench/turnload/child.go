@@ -62,6 +62,9 @@ func runChild(mode string) error {
 			RelayBind: netip.MustParseAddr("127.0.0.1"), MinPort: 50000, MaxPort: 54999,
 			Secret:     os.Getenv(secretEnv),
 			AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			// The relay's own speed is measured, not its per-allocation
+			// cap or per-address quota (the load comes from one address).
+			BandwidthBytes: -1, MaxAllocationsPerClient: -1, MaxConnsPerClient: -1,
 		}
 		// TURNLOAD_READ_LOOPS overrides the read loop count, for tuning.
 		if n, err := strconv.Atoi(os.Getenv("TURNLOAD_READ_LOOPS")); err == nil {

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// duet serve with its own certificate hands out a turns: URL after the UDP
+// and TCP ones: on the HTTPS port in one-port mode (the default), on
+// --turn-tls-addr's port with --turn-share-https=false, and none with
+// neither. The host is the one the browser used, not --turn-public-ip.
+func TestServeTURNOverTLSURLs(t *testing.T) {
+	base := []string{"--tls-self-signed", "--turn-addr", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-self-test=false"}
+	tests := []struct {
+		name string
+		args []string
+		port func(httpsPort, tlsPort string) string // "" means no turns: URL
+	}{
+		{"one-port by default", []string{"--turn-tls-addr", "127.0.0.1:0"}, func(h, _ string) string { return h }},
+		{"own TLS port", []string{"--turn-tls-addr", "127.0.0.1:0", "--turn-share-https=false"}, func(_, p string) string { return p }},
+		{"neither", []string{"--turn-tls-addr", "", "--turn-share-https=false"}, func(string, string) string { return "" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, log := startServe(t, append(append([]string{}, base...), tc.args...)...)
+			pu, _ := url.Parse(u)
+			tlsPort := ""
+			if m := regexp.MustCompile(`tls=127\.0\.0\.1:(\d+)`).FindStringSubmatch(log.String()); m != nil {
+				tlsPort = m[1]
+			}
+			// Ask as a browser that reached the server by name would.
+			hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+			req, _ := http.NewRequest("GET", u+"/api/ice-servers", nil)
+			req.Host = "localhost:" + pu.Port()
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var conf struct {
+				ICEServers []struct {
+					URLs []string `json:"urls"`
+				} `json:"iceServers"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&conf); err != nil || len(conf.ICEServers) != 2 {
+				t.Fatalf("ice servers %+v, %v", conf, err)
+			}
+			urls := conf.ICEServers[1].URLs
+			want := tc.port(pu.Port(), tlsPort)
+			if want == "" {
+				if len(urls) != 2 || strings.HasPrefix(urls[len(urls)-1], "turns:") {
+					t.Fatalf("TURN URLs %v, want udp and tcp only", urls)
+				}
+				return
+			}
+			if len(urls) != 3 || !strings.HasPrefix(urls[0], "turn:127.0.0.1:") || urls[2] != "turns:localhost:"+want+"?transport=tcp" {
+				t.Fatalf("TURN URLs %v, want udp and tcp on 127.0.0.1, then turns:localhost:%s?transport=tcp", urls, want)
+			}
+		})
+	}
+}
