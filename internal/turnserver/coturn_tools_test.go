@@ -75,7 +75,11 @@ func freeUDPPort(t *testing.T) int {
 func TestCoturnUclientRelays(t *testing.T) {
 	uclient := needTool(t, "turnutils_uclient")
 	peerTool := needTool(t, "turnutils_peer")
-	s := startServer(t, allowLoopback)
+	ca := newTestCA(t)
+	s := startServer(t, func(c *Config) {
+		allowLoopback(c)
+		c.TLSAddr, c.TLS = "127.0.0.1:0", ca.serverConfig(t, "localhost")
+	})
 
 	peerPort := freeUDPPort(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,13 +89,16 @@ func TestCoturnUclientRelays(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); _ = peer.Wait() })
 
+	udpPort, tlsPort := strconv.Itoa(s.UDPAddr().Port), strconv.Itoa(s.TLSAddr().Port)
 	tests := []struct {
 		name  string
 		flags []string
+		port  string
 	}{
-		{"udp", nil},
-		{"tcp", []string{"-t"}},
-		{"udp send indications", []string{"-s"}},
+		{"udp", nil, udpPort},
+		{"tcp", []string{"-t"}, udpPort},
+		{"udp send indications", []string{"-s"}, udpPort},
+		{"tls", []string{"-t", "-S"}, tlsPort},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,7 +107,7 @@ func TestCoturnUclientRelays(t *testing.T) {
 			// -W: mint TURN REST credentials from the secret, as a browser's
 			// server would; -m 2 clients, -n 20 messages each, peer echoes.
 			args = append(args, "-W", testSecret, "-u", "uclient", "-e", "127.0.0.1", "-r", strconv.Itoa(peerPort),
-				"-m", "2", "-n", "20", "-l", "200", "-z", "5", "-p", strconv.Itoa(s.UDPAddr().Port), "127.0.0.1")
+				"-m", "2", "-n", "20", "-l", "200", "-z", "5", "-p", tc.port, "127.0.0.1")
 			out := runTool(t, uclient, args...)
 			m := regexp.MustCompile(`start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)`).FindStringSubmatch(out)
 			if m == nil {
