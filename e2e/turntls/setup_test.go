@@ -11,11 +11,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -41,7 +39,6 @@ var testPKI struct {
 	caFile  string
 	ca      *x509.Certificate
 	caKey   *ecdsa.PrivateKey
-	spkiB64 string // base64 SHA-256 of the CA's key (Chromium's SPKI form)
 }
 
 func TestMain(m *testing.M) {
@@ -75,9 +72,7 @@ func run(m *testing.M) (int, error) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		return 0, err
 	}
-	sum := sha256.Sum256(ca.RawSubjectPublicKeyInfo)
 	testPKI.dir, testPKI.caFile, testPKI.ca, testPKI.caKey = dir, caFile, ca, key
-	testPKI.spkiB64 = base64.StdEncoding.EncodeToString(sum[:])
 	// Go reads the system roots once, at the first verification: from here
 	// on every Go TLS client in this binary trusts the test CA only.
 	os.Setenv("SSL_CERT_FILE", caFile)

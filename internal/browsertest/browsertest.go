@@ -44,6 +44,7 @@ type Browser struct {
 
 type config struct {
 	flags map[string]any
+	env   []string
 }
 
 // Option changes how New starts Chromium.
@@ -54,6 +55,12 @@ type Option func(*config)
 // removes the flag.
 func WithFlag(name string, value any) Option {
 	return func(c *config) { c.flags[name] = value }
+}
+
+// WithEnv adds KEY=VALUE variables to Chromium's environment, for example
+// a HOME whose ~/.pki/nssdb trusts a test CA.
+func WithEnv(kv ...string) Option {
+	return func(c *config) { c.env = append(c.env, kv...) }
 }
 
 // WithIgnoreCertErrors makes Chromium accept any TLS certificate, for tests
@@ -142,6 +149,9 @@ func New(t testing.TB, opts ...Option) *Browser {
 	)
 	for name, v := range cfg.flags {
 		allocOpts = append(allocOpts, chromedp.Flag(name, v))
+	}
+	if len(cfg.env) > 0 {
+		allocOpts = append(allocOpts, chromedp.Env(cfg.env...))
 	}
 	// The browser lives as long as the test, not as long as any one
 	// action, so its context has no deadline; actions get their own.
