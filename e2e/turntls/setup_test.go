@@ -35,10 +35,10 @@ import (
 
 // testPKI is the CA of this test binary, written to dir.
 var testPKI struct {
-	dir     string
-	caFile  string
-	ca      *x509.Certificate
-	caKey   *ecdsa.PrivateKey
+	dir    string
+	caFile string
+	ca     *x509.Certificate
+	caKey  *ecdsa.PrivateKey
 }
 
 func TestMain(m *testing.M) {
