@@ -70,6 +70,10 @@ type scenario struct {
 	// relayed: the call goes through TURN, and the relay must have refused
 	// to reach a peer's private host candidate (its default policy is on).
 	relayed bool
+	// https: duet serve serves HTTPS on port 443 with a certificate of the
+	// lab's CA (one-port mode, its default, puts TURN over TLS there too);
+	// the peers trust that CA and use https://.
+	https bool
 }
 
 var scenarios = []scenario{
@@ -142,6 +146,26 @@ var scenarios = []scenario{
 						return fmt.Errorf("%s: %s %s is not on the LAN %s", who, k, p[k], lan)
 					}
 				}
+			}
+			return nil
+		},
+	},
+	{
+		name:    "6-only-https-out-at-A",
+		topo:    natlab.Topology{A: natlab.NAT{OnlyHTTPS: true}, B: natlab.NAT{Kind: natlab.EndpointIndependent}},
+		https:   true,
+		relayed: true,
+		check: func(a, b path) error {
+			// Nothing but TCP to 443 leaves A's network: A's end must be a
+			// relay reached over TLS on the HTTPS port itself.
+			if a["local"] != "relay" || a["relay-protocol"] != "tls" {
+				return fmt.Errorf("A: want a local relay candidate over TLS, got %v", a)
+			}
+			if a.ip("local-addr") != natlab.ServerIP {
+				return fmt.Errorf("A: relay address %s is not the server's %s", a["local-addr"], natlab.ServerIP)
+			}
+			if b["remote"] != "relay" || b["remote-addr"] != a["local-addr"] {
+				return fmt.Errorf("B: want A's relay %s as remote, got %v", a["local-addr"], b)
 			}
 			return nil
 		},
@@ -304,7 +328,11 @@ func runScenario(t *testing.T, duet string, sc scenario) {
 			}
 		}
 	})
-	srv := startServer(ctx, t, lab, n, duet, sc.lan)
+	var pki *labPKI
+	if sc.https {
+		pki = newLabPKI(t)
+	}
+	srv := startServer(ctx, t, lab, n, duet, sc.lan, pki)
 	procs = append(procs, srv)
 
 	mediaDir, err := filepath.Abs("../../testdata/media")
@@ -312,9 +340,16 @@ func runScenario(t *testing.T, duet string, sc scenario) {
 		t.Fatal(err)
 	}
 	dirA, dirB := t.TempDir(), t.TempDir()
+	serverURL := "http://" + natlab.ServerIP + ":8080"
+	var env []string
+	if pki != nil {
+		serverURL = fmt.Sprintf("https://%s:%d", natlab.ServerIP, natlab.HTTPSPort)
+		// Go (signaling and pion's TURN/TLS client) trusts the lab's CA.
+		env = []string{"env", "SSL_CERT_FILE=" + pki.caFile}
+	}
 	peer := func(name, ns, play, record string) *natlab.Proc {
-		args := []string{duet, "peer", "--server", "http://" + natlab.ServerIP + ":8080", "--room", "natlab",
-			"--play", filepath.Join(mediaDir, play), "--loop", "--record", record, "--timeout", "120s"}
+		args := append(append([]string{}, env...), duet, "peer", "--server", serverURL, "--room", "natlab",
+			"--play", filepath.Join(mediaDir, play), "--loop", "--record", record, "--timeout", "120s")
 		if os.Getenv("DUET_NATLAB_VERBOSE") == "1" {
 			args = append(args, "--verbose")
 		}
@@ -385,15 +420,22 @@ func runScenario(t *testing.T, duet string, sc scenario) {
 // addresses, and only the documentation range the NATs' public sides use
 // is let through with --turn-allow-peer, as a real deployment on public
 // addresses would need no exception at all.
-func startServer(ctx context.Context, t *testing.T, lab *natlab.Lab, n *natlab.Net, duet string, lan bool) *natlab.Proc {
+func startServer(ctx context.Context, t *testing.T, lab *natlab.Lab, n *natlab.Net, duet string, lan bool, pki *labPKI) *natlab.Proc {
 	t.Helper()
 	secret := make([]byte, 16)
 	rand.Read(secret)
-	args := []string{duet, "serve", "--addr", natlab.ServerIP + ":8080",
+	addr := natlab.ServerIP + ":8080"
+	if pki != nil {
+		addr = fmt.Sprintf("%s:%d", natlab.ServerIP, natlab.HTTPSPort)
+	}
+	args := []string{duet, "serve", "--addr", addr,
 		"--turn-public-ip", natlab.ServerIP, "--turn-allow-peer", natlab.PublicNet,
 		"--turn-secret", "natlab-" + hex.EncodeToString(secret[:8]), "--resume-secret", hex.EncodeToString(secret)}
 	if lan {
 		args = append(args, "--lan")
+	}
+	if pki != nil {
+		args = append(args, "--tls-cert", pki.certFile, "--tls-key", pki.keyFile)
 	}
 	srv, err := lab.Start("duet serve", n.Server, args...)
 	if err != nil {

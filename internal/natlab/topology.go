@@ -23,6 +23,7 @@ const (
 	PeerAIP    = "10.64.1.2"
 	PeerBIP    = "10.64.2.2" // 10.64.1.3 when SameLAN
 	TURNPort   = 3478
+	HTTPSPort  = 443 // duet serve's HTTPS port in the TLS scenarios
 )
 
 // Ranges is every prefix the lab puts on an interface.
@@ -56,6 +57,11 @@ type NAT struct {
 	Kind      NATKind
 	BlockUDP  bool // drop all UDP from the LAN to the outside
 	BlockTURN bool // refuse TCP and UDP from the LAN to the STUN/TURN port
+	// OnlyHTTPS lets nothing out of the LAN but TCP to the server's HTTPS
+	// port, as a strict hotel or corporate network does: every other
+	// packet is refused (TCP reset, ICMP unreachable) so attempts fail at
+	// once.
+	OnlyHTTPS bool
 }
 
 // Topology is what Build creates.
@@ -205,6 +211,12 @@ func Ruleset(cfg NAT) string {
 		fwd = append(fwd,
 			fmt.Sprintf(`iifname != "wan" ip daddr %s tcp dport %d reject with tcp reset`, ServerIP, TURNPort),
 			fmt.Sprintf(`iifname != "wan" ip daddr %s udp dport %d reject`, ServerIP, TURNPort))
+	}
+	if cfg.OnlyHTTPS {
+		fwd = append(fwd,
+			fmt.Sprintf(`iifname != "wan" ip daddr %s tcp dport %d accept`, ServerIP, HTTPSPort),
+			`iifname != "wan" meta l4proto tcp reject with tcp reset`,
+			`iifname != "wan" reject`)
 	}
 	fwd = append(fwd,
 		`iifname "wan" ct state established,related accept`,
