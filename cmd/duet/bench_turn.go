@@ -31,7 +31,10 @@ type turnStep struct {
 func benchTurn(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("duet bench turn", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "127.0.0.1:3478", "TURN server UDP address host:port")
+	server := fs.String("server", "127.0.0.1:3478", "TURN server UDP address host:port (with --tls: its TURN-over-TLS address, or duet's HTTPS port in one-port mode)")
+	useTLS := fs.Bool("tls", false, "TURN over TLS: each allocation is its own TLS connection (the server's certificate is not checked)")
+	allocRate := fs.Int("alloc-rate", 0, "instead of relaying, make this many allocations (each on a new socket or TLS connection, freed at once) and report allocations per second")
+	allocConc := fs.Int("alloc-concurrency", 8, "allocations in flight at once for --alloc-rate")
 	secret := fs.String("secret", "", "the server's TURN REST secret (--turn-secret / coturn static-auth-secret)")
 	allocs := fs.Int("allocations", 8, "TURN allocations, each with its own client socket")
 	rates := fs.String("rates", "12000,24000,48000", "offered datagrams per second in total, comma-separated; one step each")
@@ -62,7 +65,10 @@ func benchTurn(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 
-	load, err := turnload.Open(turnload.Config{Server: *server, Secret: *secret, Allocations: *allocs, Size: *size, Sink: *sink, Echo: *echo})
+	if *allocRate > 0 {
+		return benchAllocRate(ctx, turnload.Config{Server: *server, Secret: *secret, TLS: *useTLS}, *allocRate, *allocConc, *jsonOut, stdout, stderr)
+	}
+	load, err := turnload.Open(turnload.Config{Server: *server, Secret: *secret, Allocations: *allocs, Size: *size, Sink: *sink, Echo: *echo, TLS: *useTLS})
 	if err != nil {
 		fmt.Fprintln(stderr, "duet bench turn:", err)
 		return 1
@@ -92,5 +98,23 @@ func benchTurn(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
 	}
+	return 0
+}
+
+// benchAllocRate runs duet bench turn --alloc-rate.
+func benchAllocRate(ctx context.Context, cfg turnload.Config, n, conc int, jsonOut bool, stdout, stderr io.Writer) int {
+	r, err := turnload.AllocRate(ctx, cfg, n, conc)
+	if err != nil {
+		fmt.Fprintln(stderr, "duet bench turn:", err)
+		return 1
+	}
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"allocations": r.Done, "failed": r.Failed, "seconds": r.Elapsed.Seconds(), "perSec": r.PerSecond()})
+		return 0
+	}
+	fmt.Fprintf(stdout, "%d allocations in %.2f s (%d failed, %d at a time): %.0f allocations/s\n",
+		r.Done, r.Elapsed.Seconds(), r.Failed, conc, r.PerSecond())
 	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/turnserver"
 )
 
@@ -18,7 +19,12 @@ import (
 func TestBenchTurn(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	const secret = "bench-secret"
+	tlsCfg, _, err := server.SelfSignedTLS(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := turnserver.New(turnserver.Config{
+		TLSAddr: "127.0.0.1:0", TLS: tlsCfg,
 		Addr: "127.0.0.1:0", PublicIP: lo, RelayBind: lo, Secret: secret,
 		AllowPeers:     []netip.Prefix{netip.PrefixFrom(lo, 32)},
 		BandwidthBytes: -1, // the load, not the cap, is measured
@@ -34,21 +40,22 @@ func TestBenchTurn(t *testing.T) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	addr := srv.UDPAddr().String()
+	addr, tlsAddr := srv.UDPAddr().String(), srv.TLSAddr().String()
 
 	tests := []struct {
 		name     string
-		secret   string
+		args     []string
 		wantCode int
 	}{
-		{"relays", secret, 0},
-		{"wrong secret", "not-the-secret", 1},
+		{"relays", []string{"--server", addr, "--secret", secret}, 0},
+		{"relays over TLS", []string{"--tls", "--server", tlsAddr, "--secret", secret}, 0},
+		{"wrong secret", []string{"--server", addr, "--secret", "not-the-secret"}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := runBench(context.Background(), []string{"turn", "--server", addr, "--secret", tc.secret,
-				"--allocations", "2", "--rates", "1000,2000", "--duration", "500ms", "--json"}, &out, &errOut)
+			code := runBench(context.Background(), append([]string{"turn", "--allocations", "2", "--rates", "1000,2000",
+				"--duration", "500ms", "--json"}, tc.args...), &out, &errOut)
 			if code != tc.wantCode {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.wantCode, errOut.String())
 			}
@@ -73,5 +80,31 @@ func TestBenchTurn(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// --alloc-rate makes and frees allocations, more than the per-address
+	// quota in all: each is freed before the next.
+	live := srv.Stats().Allocations // the relay steps' UDP allocations, left to expire
+	for _, args := range [][]string{{"--server", addr}, {"--tls", "--server", tlsAddr}} {
+		var out, errOut bytes.Buffer
+		before := srv.Stats().AllocationsCreated
+		code := runBench(context.Background(), append([]string{"turn", "--secret", secret, "--alloc-rate", "60",
+			"--alloc-concurrency", "4", "--json"}, args...), &out, &errOut)
+		var r struct {
+			Allocations, Failed int
+			PerSec              float64
+		}
+		if code != 0 || json.Unmarshal(out.Bytes(), &r) != nil || r.Allocations != 60 || r.Failed != 0 || r.PerSec <= 0 {
+			t.Fatalf("alloc-rate %v: exit %d, %s %s", args, code, out.String(), errOut.String())
+		}
+		if made := srv.Stats().AllocationsCreated - before; made != 60 {
+			t.Fatalf("alloc-rate %v: the server made %d allocations, want 60", args, made)
+		}
+	}
+	// Every one was freed (a TLS one when pion's reader sees the close).
+	for deadline := time.Now().Add(10 * time.Second); srv.Stats().Allocations != live; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d allocations live after --alloc-rate, want the %d from before", srv.Stats().Allocations, live)
+		}
 	}
 }

@@ -27,8 +27,18 @@ const channel = 0x4000
 // allocation is one client socket with an allocation and a channel bound to
 // the sink.
 type allocation struct {
-	conn  *net.UDPConn // connected to the TURN server
-	relay *net.UDPAddr
+	conn   *net.UDPConn // connected to the TURN server (UDP)
+	stream *stream      // or TURN over TLS
+	relay  *net.UDPAddr
+	auth   []stun.Setter // username, realm, nonce, integrity, fingerprint
+}
+
+// writer is where pace sends: the UDP socket or the TLS stream.
+func (a *allocation) writer() interface{ Write([]byte) (int, error) } {
+	if a.stream != nil {
+		return a.stream
+	}
+	return a.conn
 }
 
 // allocate performs Allocate (with the 401 nonce round) and ChannelBind to
@@ -80,6 +90,10 @@ func (a *allocation) handshake(secret, user string, peer *net.UDPAddr) error {
 		return fmt.Errorf("turnload: allocate: relayed address: %w", err)
 	}
 	a.relay = &net.UDPAddr{IP: relay.IP, Port: relay.Port}
+	a.auth = auth
+	if peer == nil {
+		return nil // allocation only (AllocRate)
+	}
 
 	peerAttr := stun.XORMappedAddress{IP: peer.IP, Port: peer.Port}
 	bind := stun.MustBuild(append([]stun.Setter{stun.TransactionID,
@@ -115,6 +129,9 @@ func wantSuccess(m *stun.Message) error {
 // roundTrip sends req and returns the response with its transaction id,
 // retransmitting a few times (UDP).
 func (a *allocation) roundTrip(req *stun.Message) (*stun.Message, error) {
+	if a.stream != nil {
+		return a.stream.roundTrip(req)
+	}
 	buf := make([]byte, 1500)
 	for try := 0; try < 4; try++ {
 		if _, err := a.conn.Write(req.Raw); err != nil {
@@ -136,9 +153,36 @@ func (a *allocation) roundTrip(req *stun.Message) (*stun.Message, error) {
 	return nil, errors.New("no response")
 }
 
-// close frees the allocation (Refresh with lifetime 0 would need another
-// authenticated round; servers reclaim it when it expires) and the socket.
-func (a *allocation) close() { _ = a.conn.Close() }
+// close closes the socket; servers reclaim a UDP allocation when it
+// expires, a TLS one with its connection (see release).
+func (a *allocation) close() {
+	if a.stream != nil {
+		_ = a.stream.Close()
+		return
+	}
+	_ = a.conn.Close()
+}
+
+// release frees the allocation at once (Refresh with LIFETIME 0) and
+// closes the socket.
+func (a *allocation) release() error {
+	defer a.close()
+	if a.stream != nil {
+		return nil // the server deletes it with the connection
+	}
+	lifetime := stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}
+	res, err := a.roundTrip(stun.MustBuild(append([]stun.Setter{stun.TransactionID,
+		stun.NewType(stun.MethodRefresh, stun.ClassRequest), lifetime}, a.auth...)...))
+	if err != nil {
+		return fmt.Errorf("turnload: refresh: %w", err)
+	}
+	var code stun.ErrorCodeAttribute
+	if code.GetFrom(res) == nil && code.Code == stun.CodeAllocMismatch {
+		// A retransmitted Refresh whose first copy freed it already.
+		return nil
+	}
+	return wantSuccess(res)
+}
 
 // channelData frames payload for the bound channel; len(payload) must be a
 // multiple of 4 (no padding is added).

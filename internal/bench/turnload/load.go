@@ -2,6 +2,7 @@ package turnload
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,6 +40,13 @@ type Config struct {
 	// Forward skips TURN: the clients send bare payloads to Server, a plain
 	// UDP forwarder that sends them on to the sink (see Forwarder).
 	Forward bool
+	// TLS makes Server a TURN-over-TLS address (a turns: port, or duet's
+	// HTTPS port in one-port mode): each allocation is a TLS connection,
+	// ChannelData goes over it. TLSConfig, when set, is the client config
+	// (default: no certificate check, the bench measures, it does not
+	// authenticate).
+	TLS       bool
+	TLSConfig *tls.Config
 }
 
 // Load is a set of live allocations and a sink, ready to run steps.
@@ -74,9 +82,12 @@ func Open(cfg Config) (*Load, error) {
 	if cfg.Size%4 != 0 {
 		return nil, fmt.Errorf("turnload: size %d is not a multiple of 4", cfg.Size)
 	}
-	server, err := net.ResolveUDPAddr("udp4", cfg.Server)
-	if err != nil {
-		return nil, fmt.Errorf("turnload: server %q: %w", cfg.Server, err)
+	var server *net.UDPAddr
+	var err error
+	if !cfg.TLS {
+		if server, err = net.ResolveUDPAddr("udp4", cfg.Server); err != nil {
+			return nil, fmt.Errorf("turnload: server %q: %w", cfg.Server, err)
+		}
 	}
 	if cfg.Sink == "" {
 		cfg.Sink = "127.0.0.1:0"
@@ -106,6 +117,12 @@ func Open(cfg Config) (*Load, error) {
 			}
 			forceBuffers(conn, cfg.SockBuf)
 			a = &allocation{conn: conn}
+		} else if cfg.TLS {
+			a, err = allocateTLS(cfg.Server, cfg.tlsConfig(), cfg.Secret, fmt.Sprintf("load%d", i), sink.LocalAddr().(*net.UDPAddr))
+			if err != nil {
+				l.Close()
+				return nil, err
+			}
 		} else {
 			a, err = allocate(server, cfg.Secret, fmt.Sprintf("load%d", i), sink.LocalAddr().(*net.UDPAddr), cfg.SockBuf)
 			if err != nil {
@@ -180,6 +197,10 @@ func (l *Load) readSink() {
 // client socket is closed.
 func (l *Load) readEchoes(a *allocation) {
 	defer l.readers.Done()
+	if a.stream != nil {
+		a.stream.countChannelData(4+l.cfg.Size, &l.got)
+		return
+	}
 	pc := ipv4.NewPacketConn(a.conn)
 	msgs := make([]ipv4.Message, 32)
 	for i := range msgs {
@@ -256,7 +277,7 @@ func (l *Load) Step(ctx context.Context, rate int, d time.Duration) (Result, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := pace(ctx, a.conn, l.frame, perAlloc, t0)
+			n, err := pace(ctx, a.writer(), l.frame, perAlloc, t0)
 			sent.Add(n)
 			if err != nil {
 				errs <- err
@@ -275,7 +296,7 @@ func (l *Load) Step(ctx context.Context, rate int, d time.Duration) (Result, err
 // pace sends frame on conn at perSecond datagrams per second until ctx ends,
 // catching up in small bursts after each short sleep. The sequence number in
 // the payload makes every datagram distinct.
-func pace(ctx context.Context, conn *net.UDPConn, frame []byte, perSecond float64, t0 time.Time) (uint64, error) {
+func pace(ctx context.Context, conn interface{ Write([]byte) (int, error) }, frame []byte, perSecond float64, t0 time.Time) (uint64, error) {
 	buf := append([]byte(nil), frame...)
 	var n uint64
 	for ctx.Err() == nil {
