@@ -18,7 +18,9 @@ import (
 // Chromium does not use a TURN server on 127.0.0.1 from its sockets on
 // real interfaces (see e2e/relay_test.go), so the shared port listens here.
 // The traffic never leaves the machine.
-func nonLoopbackIPv4(t *testing.T) netip.Addr {
+func nonLoopbackIPv4(t *testing.T) netip.Addr { return nonLoopbackIPv4Bench(t) }
+
+func nonLoopbackIPv4Bench(t testing.TB) netip.Addr {
 	t.Helper()
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
@@ -37,7 +39,7 @@ func nonLoopbackIPv4(t *testing.T) netip.Addr {
 
 // trustInNSS makes a home directory whose NSS database (what Chromium on
 // Linux reads, ~/.pki/nssdb) trusts the test CA, with Debian's certutil.
-func trustInNSS(t *testing.T) string {
+func trustInNSS(t testing.TB) string {
 	t.Helper()
 	certutil, err := exec.LookPath("certutil")
 	if err != nil {

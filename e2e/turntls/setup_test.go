@@ -81,7 +81,7 @@ func run(m *testing.M) (int, error) {
 }
 
 // serverTLS issues a certificate for ip (and localhost) from the test CA.
-func serverTLS(t *testing.T, ip netip.Addr) *tls.Config {
+func serverTLS(t testing.TB, ip netip.Addr) *tls.Config {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -111,7 +111,7 @@ type onePort struct {
 // startOnePort runs the TURN server and the HTTPS server on ip, the HTTPS
 // port taking TURN over TLS too, and hands out ONLY the turns: URL (with
 // its credential): a client can relay through nothing else.
-func startOnePort(t *testing.T, ip netip.Addr) *onePort {
+func startOnePort(t testing.TB, ip netip.Addr) *onePort {
 	t.Helper()
 	secretBytes := make([]byte, 16)
 	rand.Read(secretBytes)
