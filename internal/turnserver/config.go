@@ -45,10 +45,10 @@ const (
 	// DefaultHandshakeTimeout bounds a TURN TLS handshake.
 	DefaultHandshakeTimeout = 10 * time.Second
 	// DefaultBandwidthBytes caps each allocation at 1 MiB/s (8.4 Mbit/s) in
-	// each direction. A 1080p camera call in Chromium peaks at about
-	// 2.6 Mbit/s each way (libwebrtc's 2.5 Mbit/s ceiling for that size,
-	// plus audio and RTCP; docs/deploy.md has the measurement), so a call
-	// with a screen share beside the camera still fits.
+	// each direction. A relayed 1080p Chromium call peaked at 3.2 Mbit/s
+	// (0.39 MB/s) in one second, key frames included (libwebrtc caps 1080p
+	// video at 2.5 Mbit/s; docs/benchmarks.md has the measurement), so a
+	// call with a screen share beside the camera still fits.
 	DefaultBandwidthBytes = 1 << 20
 )
 
