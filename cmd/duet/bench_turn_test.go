@@ -84,7 +84,7 @@ func TestBenchTurn(t *testing.T) {
 
 	// --alloc-rate makes and frees allocations, more than the per-address
 	// quota in all: each is freed before the next.
-	live := srv.Stats().Allocations // the relay steps' UDP allocations, left to expire
+	live := srv.Stats().Allocations
 	for _, args := range [][]string{{"--server", addr}, {"--tls", "--server", tlsAddr}} {
 		var out, errOut bytes.Buffer
 		before := srv.Stats().AllocationsCreated

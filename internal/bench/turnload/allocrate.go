@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,15 +51,23 @@ func AllocRate(ctx context.Context, cfg Config, n, conc int) (AllocResult, error
 					return
 				}
 				user := fmt.Sprintf("rate%d", i)
-				var a *allocation
 				var err error
-				if cfg.TLS {
-					a, err = allocateTLS(cfg.Server, cfg.tlsConfig(), cfg.Secret, user, nil)
-				} else {
-					a, err = allocate(server, cfg.Secret, user, nil, 1<<16)
-				}
-				if err == nil {
-					err = a.release()
+				for try := 0; try < 3; try++ {
+					var a *allocation
+					if cfg.TLS {
+						a, err = allocateTLS(cfg.Server, cfg.tlsConfig(), cfg.Secret, user, nil)
+					} else {
+						a, err = allocate(server, cfg.Secret, user, nil, 1<<16)
+					}
+					if err == nil {
+						err = a.release()
+					}
+					// 437: the kernel gave this socket the port of a closed
+					// one whose allocation the server still holds (another
+					// tool's); a new socket gets another port.
+					if err == nil || !strings.Contains(err.Error(), "error 437") {
+						break
+					}
 				}
 				if err != nil {
 					failed.Add(1)

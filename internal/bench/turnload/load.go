@@ -221,11 +221,19 @@ func (l *Load) readEchoes(a *allocation) {
 	}
 }
 
-// Close frees the allocations and the sink.
+// Close frees the allocations and the sink. UDP allocations are released
+// (Refresh with lifetime 0), all at once, so that none outlives the load: a
+// later socket on the same client port would otherwise meet it (437).
 func (l *Load) Close() {
+	var wg sync.WaitGroup
 	for _, a := range l.allocs {
-		a.close()
+		if a.auth == nil {
+			a.close() // the forwarder baseline, or not allocated
+			continue
+		}
+		wg.Go(func() { _ = a.release() })
 	}
+	wg.Wait()
 	l.readers.Wait()
 	if l.sink != nil {
 		_ = l.sink.Close()
