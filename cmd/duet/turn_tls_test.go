@@ -2,19 +2,22 @@ package main
 
 import (
 	"crypto/tls"
-	"encoding/json"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/duet-call/duet/protocol"
 )
 
 // duet serve with its own certificate hands out a turns: URL after the UDP
 // and TCP ones: on the HTTPS port in one-port mode (the default), on
 // --turn-tls-addr's port with --turn-share-https=false, and none with
 // neither. The host is the one the browser used, not --turn-public-ip.
+// The URLs come in joined, the only place relay credentials are handed out.
 func TestServeTURNOverTLSURLs(t *testing.T) {
 	base := []string{"--tls-self-signed", "--turn-addr", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-self-test=false"}
 	tests := []struct {
@@ -34,22 +37,26 @@ func TestServeTURNOverTLSURLs(t *testing.T) {
 			if m := regexp.MustCompile(`tls=127\.0\.0\.1:(\d+)`).FindStringSubmatch(log.String()); m != nil {
 				tlsPort = m[1]
 			}
-			// Ask as a browser that reached the server by name would.
-			hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-			req, _ := http.NewRequest("GET", u+"/api/ice-servers", nil)
-			req.Host = "localhost:" + pu.Port()
-			resp, err := hc.Do(req)
+			// Join as a browser that reached the server by name would; relay
+			// credentials come only in joined.
+			d := websocket.Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, HandshakeTimeout: 10 * time.Second}
+			c, _, err := d.Dial("wss://localhost:"+pu.Port()+"/ws", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
+			defer c.Close()
+			if err := c.WriteJSON(&protocol.Join{Type: protocol.TypeJoin, V: protocol.Version, Room: "turns-urls"}); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			var conf struct {
+				Type       string `json:"type"`
 				ICEServers []struct {
 					URLs []string `json:"urls"`
 				} `json:"iceServers"`
 			}
-			if err := json.NewDecoder(resp.Body).Decode(&conf); err != nil || len(conf.ICEServers) != 2 {
-				t.Fatalf("ice servers %+v, %v", conf, err)
+			if err := c.ReadJSON(&conf); err != nil || conf.Type != protocol.TypeJoined || len(conf.ICEServers) != 2 {
+				t.Fatalf("joined %+v, %v", conf, err)
 			}
 			urls := conf.ICEServers[1].URLs
 			want := tc.port(pu.Port(), tlsPort)

@@ -16,7 +16,7 @@ import (
 func TestPionPeersOnlyTURNS(t *testing.T) {
 	p := startOnePort(t, netip.MustParseAddr("127.0.0.1"))
 	var servers []webrtc.ICEServer
-	for _, s := range p.onlyTURNS("127.0.0.1") {
+	for _, s := range p.onlyTURNS("127.0.0.1", "pion") {
 		servers = append(servers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	if len(servers) != 1 {

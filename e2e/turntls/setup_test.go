@@ -159,9 +159,9 @@ func startOnePort(t testing.TB, ip netip.Addr) *onePort {
 }
 
 // onlyTURNS is what the server hands out: the turns: URL alone.
-func (p *onePort) onlyTURNS(host string) []protocol.ICEServer {
+func (p *onePort) onlyTURNS(host, user string) []protocol.ICEServer {
 	var out []protocol.ICEServer
-	for _, s := range p.ice.Servers(host) {
+	for _, s := range p.ice.ServersFor(host, user) {
 		for _, u := range s.URLs {
 			if strings.HasPrefix(u, "turns:") {
 				out = append(out, protocol.ICEServer{URLs: []string{u}, Username: s.Username, Credential: s.Credential})
