@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/stun/v3"
@@ -62,6 +63,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 
 func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags, pj *peerjsFlags, nf *natsFlags, log *slog.Logger) int {
 	var sig signal.Config
+	var hub atomic.Pointer[signal.Hub] // set once the server is made; TURN asks it
 	cfg := server.Config{Addr: f.addr, Logger: log, Metrics: metrics.New()}
 	var err error
 	if sig.CheckOrigin, err = server.OriginChecker(strings.Split(f.origins, ",")); err != nil {
@@ -87,6 +89,16 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 		log.Info("LAN mode: no STUN/TURN; peers connect directly with host candidates")
 	} else {
 		turn.tls = cfg.TLS // TURN over TLS with duet's own certificate, if it has one
+		if nf.url == "" {
+			// Relay credentials open new allocations only while the place
+			// they were minted for is held. On a cluster the place may be
+			// on another node, which this one does not ask; there the
+			// credential's expiry alone bounds it (docs/deploy.md).
+			turn.authorize = func(user string) bool {
+				h := hub.Load()
+				return h != nil && h.HoldsPlace(user)
+			}
+		}
 		if _, stopTURN, err = turn.startTURN(ctx, log.With("part", "turn")); err != nil {
 			log.Error("turn", "err", err)
 			return 1
@@ -126,6 +138,7 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 
 	srv, err := server.New(cfg)
 	if err == nil {
+		hub.Store(srv.Hub())
 		err = srv.Start(ctx)
 	}
 	if err == nil {

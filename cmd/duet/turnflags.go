@@ -34,6 +34,9 @@ type turnFlags struct {
 	// before startTURN when it has one: TURN over TLS then listens on
 	// tlsAddr (and, with shareHTTPS, on the HTTPS port).
 	tls *tls.Config
+	// authorize, when set before startTURN, is asked before each new
+	// allocation whether the credential's user (a place) may have one.
+	authorize func(user string) bool
 
 	srv    *turnserver.Server             // set by startTURN
 	handed atomic.Pointer[turnserver.ICE] // what iceServers hands out
@@ -48,7 +51,7 @@ func addTurnFlags(fs *flag.FlagSet) *turnFlags {
 	fs.StringVar(&f.host, "turn-host", "", "host name or IP put in the STUN/TURN URLs given to browsers (default: --turn-public-ip if set, else the host the browser used to reach duet)")
 	fs.StringVar(&f.ports, "turn-ports", fmt.Sprintf("%d-%d", turnserver.DefaultMinPort, turnserver.DefaultMaxPort), "relay UDP port range MIN-MAX")
 	fs.StringVar(&f.secret, "turn-secret", "", "TURN REST shared secret (coturn static-auth-secret); generated at start when unset, never logged")
-	fs.DurationVar(&f.ttl, "turn-ttl", turnserver.DefaultTTL, "lifetime of the TURN credentials handed to browsers")
+	fs.DurationVar(&f.ttl, "turn-ttl", 0, "how long TURN credentials handed to browsers may open new allocations (default: 12h with the embedded server on one node, where they are good only while their place in a room is held; 1h otherwise)")
 	fs.StringVar(&f.url, "turn-url", "", "use this external TURN server (e.g. coturn) instead of the embedded one: comma-separated turn:/turns:/stun: URLs; needs --turn-secret")
 	fs.Var(&f.allowPeers, "turn-allow-peer", "CIDR the relay may reach although the default policy refuses it (loopback, private, ...); repeatable or comma-separated")
 	fs.IntVar(&f.maxAllocs, "turn-max-allocations", turnserver.DefaultMaxAllocations, "live TURN allocations allowed in total")
@@ -107,9 +110,10 @@ func (f *turnFlags) config() (turnserver.Config, error) {
 		return cfg, fmt.Errorf("--turn-ports %q: want MIN-MAX, e.g. 49152-65535", f.ports)
 	}
 	cfg.MinPort, cfg.MaxPort = uint16(min), uint16(max)
-	if f.ttl <= 0 {
+	if f.ttl < 0 {
 		return cfg, fmt.Errorf("--turn-ttl %v: must be positive", f.ttl)
 	}
+	cfg.Authorize = f.authorize
 	if cfg.Secret == "" {
 		s, err := turncred.NewSecret()
 		if err != nil {
@@ -118,6 +122,21 @@ func (f *turnFlags) config() (turnserver.Config, error) {
 		cfg.Secret = s
 	}
 	return cfg, cfg.Validate()
+}
+
+// credentialTTL is --turn-ttl, or its default. Where the embedded server
+// asks whether a credential's place is still held (authorize), the place
+// bounds the credential and the expiry only needs to outlast a long wait
+// for the other person; elsewhere the expiry is all there is.
+func (f *turnFlags) credentialTTL() time.Duration {
+	switch {
+	case f.ttl > 0:
+		return f.ttl
+	case f.authorize != nil:
+		return 12 * time.Hour
+	default:
+		return turnserver.DefaultTTL
+	}
 }
 
 // noBound turns a flag's "0 means no bound" into the Config's negative.
@@ -144,7 +163,7 @@ func (f *turnFlags) ice(secret string, port, tlsPort int) *turnserver.ICE {
 	if host == "" {
 		host = f.publicIP
 	}
-	return &turnserver.ICE{Host: host, Port: port, TLSPort: tlsPort, TLSHost: f.host, Secret: secret, TTL: f.ttl}
+	return &turnserver.ICE{Host: host, Port: port, TLSPort: tlsPort, TLSHost: f.host, Secret: secret, TTL: f.credentialTTL()}
 }
 
 // addShareFlag declares duet serve's --turn-share-https.
@@ -231,7 +250,7 @@ func (f *turnFlags) externalICE() (*turnserver.ICE, error) {
 	if f.secret == "" {
 		return nil, errors.New("--turn-url needs --turn-secret, the static-auth-secret of that TURN server")
 	}
-	if f.ttl <= 0 {
+	if f.ttl < 0 {
 		return nil, fmt.Errorf("--turn-ttl %v: must be positive", f.ttl)
 	}
 	var urls, stuns []string
@@ -249,7 +268,7 @@ func (f *turnFlags) externalICE() (*turnserver.ICE, error) {
 			}
 		}
 	}
-	return &turnserver.ICE{URLs: append(stuns, urls...), Secret: f.secret, TTL: f.ttl}, nil
+	return &turnserver.ICE{URLs: append(stuns, urls...), Secret: f.secret, TTL: f.credentialTTL()}, nil
 }
 
 func contains(list []string, s string) bool {
