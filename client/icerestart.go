@@ -124,7 +124,7 @@ func (c *Call) restartICE(p *peer) {
 	if p != c.peer || !p.outage || c.Polite() {
 		return
 	}
-	if c.sig == nil || p.pc.SignalingState() != webrtc.SignalingStateStable {
+	if c.sig == nil || p.held != nil || p.pc.SignalingState() != webrtc.SignalingStateStable {
 		p.restartPending = true
 		return
 	}

@@ -34,6 +34,12 @@ type peer struct {
 	// owed: pion asked for a negotiation while signaling was down; the
 	// offer is made once the peer is back (peerBack).
 	owed bool
+	// held is the polite peer's offer in flight: sent, but applied only
+	// when its answer comes, so that a colliding offer can roll it back
+	// (negotiate.go). heldMids are the mids creating it assigned.
+	held     *webrtc.SessionDescription
+	heldMids map[string]webrtc.RTPCodecType
+	midSeq   int // the last "d<n>" mid nameNewTransceivers gave
 
 	// The media path after it first connected (icerestart.go).
 	connected   bool        // has been connected at least once
@@ -61,7 +67,7 @@ func (c *Call) newPeer(id string) {
 	c.peerID = id
 	c.peerHere = true
 	c.setState(StateConnecting)
-	p, err := c.openPeer()
+	p, err := c.openPeer(nil)
 	if err != nil {
 		c.log.Error("creating peer connection", "err", err)
 		c.setState(StateFailed)
@@ -70,8 +76,10 @@ func (c *Call) newPeer(id string) {
 	c.peer = p
 }
 
-func (c *Call) openPeer() (*peer, error) {
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{ICEServers: c.ice})
+// openPeer makes a peer connection with the call's ICE servers and certs,
+// or a new certificate when certs is nil.
+func (c *Call) openPeer(certs []webrtc.Certificate) (*peer, error) {
+	pc, err := c.api.NewPeerConnection(webrtc.Configuration{ICEServers: c.ice, Certificates: certs})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
@@ -202,110 +210,6 @@ func (c *Call) dropPeer() {
 			c.log.Debug("closing peer connection", "err", err)
 		}
 	})
-}
-
-// kicked makes an offer for negotiationneeded. The loop runs one event at
-// a time, so there is no "making offer" window in which a remote offer can
-// arrive: a collision shows up as a non-stable signaling state instead.
-//
-// A polite pion peer does not make the first offer. pion cannot roll back
-// a local offer (have-local-offer → stable is refused), so the browser's
-// way for the polite side to yield in a collision is not open to it; and
-// the impolite peer offers at once anyway. Waiting for that offer avoids
-// the collision and a wasted round trip. pion fires negotiationneeded
-// again once the answer makes it stable, for anything still unnegotiated.
-func (c *Call) kicked(p *peer, force bool) {
-	if p != c.peer || p.pc.SignalingState() != webrtc.SignalingStateStable {
-		return // pion fires again when it is back to stable and still needs it
-	}
-	if c.sig == nil {
-		p.owed = true // no one to send the offer to; peerBack makes it
-		return
-	}
-	if c.Polite() && !p.remoteSet && !force {
-		if p.fallback == nil {
-			p.fallback = time.AfterFunc(politeFirstOfferWait, func() {
-				c.post(func() { c.kicked(p, true) })
-			})
-		}
-		return
-	}
-	offer, err := p.pc.CreateOffer(nil)
-	if err == nil {
-		err = p.pc.SetLocalDescription(offer)
-	}
-	if err != nil {
-		c.log.Warn("making offer", "err", err)
-		return
-	}
-	c.sendDescription(p.pc.LocalDescription())
-}
-
-func (c *Call) sendDescription(d *webrtc.SessionDescription) {
-	c.send(&protocol.Description{Description: protocol.SessionDescription{Type: d.Type.String(), SDP: d.SDP}})
-}
-
-// handleDescription is the perfect negotiation pattern's receiving half.
-func (c *Call) handleDescription(d protocol.SessionDescription) {
-	if c.peer == nil {
-		// An offer from a peer we have not been told about (a resume
-		// race): treat it as that peer's arrival.
-		c.newPeer("")
-	}
-	p := c.peer
-	if p == nil {
-		return
-	}
-	desc := webrtc.SessionDescription{Type: webrtc.NewSDPType(d.Type), SDP: d.SDP}
-	if desc.Type != webrtc.SDPTypeOffer && desc.Type != webrtc.SDPTypeAnswer {
-		return // pranswer and rollback are not used by duet peers
-	}
-	collision := desc.Type == webrtc.SDPTypeOffer && p.pc.SignalingState() != webrtc.SignalingStateStable
-	p.ignoreOffer = !c.Polite() && collision
-	if p.ignoreOffer {
-		c.log.Debug("ignoring colliding offer (impolite)")
-		return
-	}
-	if collision {
-		// pion cannot roll back a local offer, so the polite peer yields by
-		// starting over with a fresh connection that takes the offer. This
-		// happens only if both offered anyway (the fallback offer, or both
-		// renegotiating mid-call, which then restarts the media).
-		c.log.Debug("offer collision: polite peer starts a fresh connection")
-		c.newPeer(c.peerID)
-		if p = c.peer; p == nil {
-			return
-		}
-	}
-	if err := p.pc.SetRemoteDescription(desc); err != nil {
-		c.log.Warn("setting remote description", "type", d.Type, "err", err)
-		return
-	}
-	p.remoteSet = true
-	if p.fallback != nil {
-		p.fallback.Stop()
-	}
-	for _, cand := range p.pending {
-		c.addCandidate(p, cand)
-	}
-	p.pending = nil
-	if desc.Type == webrtc.SDPTypeOffer {
-		answer, err := p.pc.CreateAnswer(nil)
-		if err == nil {
-			err = p.pc.SetLocalDescription(answer)
-		}
-		if err != nil {
-			c.log.Warn("answering", "err", err)
-			return
-		}
-		c.sendDescription(p.pc.LocalDescription())
-		return
-	}
-	// An answer: stable again. A restart that had to wait for this
-	// negotiation (restartICE needs stable) is made now.
-	if p.outage && p.restartPending {
-		c.restartICE(p)
-	}
 }
 
 func (c *Call) handleCandidate(ci protocol.ICECandidate) {

@@ -17,7 +17,7 @@ func TestEveryPeerIsKicked(t *testing.T) {
 	defer c.wg.Wait()
 	defer close(c.done) // lets pion callbacks blocked in post return
 	for i := range 200 {
-		p, err := c.openPeer()
+		p, err := c.openPeer(nil)
 		if err != nil {
 			t.Fatal(err)
 		}

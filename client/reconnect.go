@@ -216,6 +216,11 @@ func (c *Call) peerBack() {
 	p := c.peer
 	c.peerHere = true
 	c.setState(c.peerState())
+	if p.held != nil {
+		c.log.Debug("sending our unanswered offer again")
+		c.sendDescription(p.held)
+		return
+	}
 	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
 		c.log.Debug("sending our unanswered offer again")
 		c.sendDescription(p.pc.LocalDescription())
