@@ -30,7 +30,7 @@ type peerConfig struct {
 	record  string
 	timeout time.Duration
 	origin  string
-	verbose bool
+	level   slog.Level // --log-level; --verbose is debug
 
 	// reconnectFor bounds how long a dropped signaling connection is
 	// redialled before the call ends with exit 8; 0 does not redial.
@@ -59,10 +59,18 @@ func runPeerIO(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "end the whole call after this long, with exit code 6 (0: no limit)")
 	fs.DurationVar(&cfg.reconnectFor, "reconnect-for", client.DefaultReconnect.Total, "when the signaling connection drops, reconnect and resume for up to this long before exiting with code 8 (0: exit at once)")
 	fs.StringVar(&cfg.origin, "origin", "", "Origin header for the WebSocket, if the server's allow-list needs one")
-	fs.BoolVar(&cfg.verbose, "verbose", false, "log signaling and WebRTC details on stderr")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error; pion's own messages show only at debug")
+	verbose := fs.Bool("verbose", false, "the same as --log-level debug")
 	flagenv.Usage(fs)
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return flagExit(err)
+	}
+	if err := cfg.level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "duet peer: bad --log-level %q: debug, info, warn or error\n", *logLevel)
+		return exitUsage
+	}
+	if *verbose {
+		cfg.level = slog.LevelDebug
 	}
 	if cfg.room == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "duet peer: --room is required and no arguments are taken; see docs/peer.md")
@@ -78,11 +86,7 @@ func runPeerIO(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 // runCall joins, runs the call until it ends, and returns why it ended.
 func runCall(ctx context.Context, cfg peerConfig, stdin io.Reader, stdout, stderr io.Writer) error {
-	level := slog.LevelWarn
-	if cfg.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.level}))
 
 	var sources []*media.Source
 	for _, p := range cfg.play {
@@ -154,8 +158,7 @@ func runCall(ctx context.Context, cfg peerConfig, stdin io.Reader, stdout, stder
 	if err := call.Close(); err != nil && end == nil {
 		end = err
 	}
-	fmt.Fprintln(stderr, "duet peer: closed")
-	return end
+	return end // the state handler has printed "closed"
 }
 
 func role(polite bool) string {

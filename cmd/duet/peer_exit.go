@@ -24,7 +24,7 @@ const (
 )
 
 // errTimeout is the cause of the call context when --timeout elapses.
-var errTimeout = errors.New("duet peer: --timeout elapsed")
+var errTimeout = errors.New("--timeout elapsed")
 
 // exitCode is the one place an error of `duet peer` becomes an exit code.
 func exitCode(err error) int {

@@ -187,6 +187,9 @@ func TestPeerPlayRecord(t *testing.T) {
 		if info.Codec != tc.codec || info.Frames < tc.min {
 			t.Errorf("%s: %+v, want codec %s and at least %d frames", tc.file, info, tc.codec, tc.min)
 		}
+		if tc.codec == "VP80" && (info.Width != 160 || info.Height != 120) {
+			t.Errorf("%s: the IVF header says %dx%d; the frames played are 160x120", tc.file, info.Width, info.Height)
+		}
 	}
 	if found != 2 {
 		t.Fatalf("found %d recordings in %s, want 2; stderr:\n%s", found, dir, rec.stderr)

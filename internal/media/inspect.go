@@ -12,6 +12,8 @@ type Info struct {
 	Codec    string        // an IVF fourcc (VP80, VP90, AV01) or "opus"
 	Frames   int           // video frames, or Opus packets after the two headers
 	Duration time.Duration // the sum of the frames' durations
+	// Width and Height are what an IVF header says the frames measure.
+	Width, Height int
 }
 
 // Inspect reads a whole IVF or Ogg Opus file the way playback does and
@@ -23,7 +25,8 @@ func Inspect(path string) (Info, error) {
 		err  error
 	)
 	if r, err = openIVF(path); err == nil {
-		info.Codec = r.(*ivfFile).fourcc
+		v := r.(*ivfFile)
+		info.Codec, info.Width, info.Height = v.fourcc, v.width, v.height
 	} else if r, err = openOgg(path); err == nil {
 		info.Codec = "opus"
 	} else {

@@ -43,6 +43,8 @@ type ivfFile struct {
 	f      *os.File
 	r      *bufio.Reader
 	fourcc string
+	width  int // as the header says
+	height int
 	num    uint64 // a pts unit is num/den seconds
 	den    uint64
 	// A one-frame lookahead: a frame lasts until the next one's pts.
@@ -82,6 +84,8 @@ func (v *ivfFile) header() error {
 		}
 	}
 	v.fourcc = string(h[8:12])
+	v.width = int(binary.LittleEndian.Uint16(h[12:14]))
+	v.height = int(binary.LittleEndian.Uint16(h[14:16]))
 	v.den = uint64(binary.LittleEndian.Uint32(h[16:20]))
 	v.num = uint64(binary.LittleEndian.Uint32(h[20:24]))
 	if v.den == 0 || v.num == 0 {

@@ -122,3 +122,30 @@ func TestRunPaces(t *testing.T) {
 		t.Fatalf("played a 3 s file in %v: not paced", el)
 	}
 }
+
+func TestKeyFrameSize(t *testing.T) {
+	tests := []struct {
+		name   string
+		fourcc string
+		frame  []byte
+		w, h   int
+		ok     bool
+	}{
+		// The first frame of testdata/media/vp8.ivf.
+		{"vp8 key frame", "VP80", []byte{0x50, 0x3a, 0x00, 0x9d, 0x01, 0x2a, 0xa0, 0x00, 0x78, 0x00}, 160, 120, true},
+		{"vp8 inter frame", "VP80", []byte{0x51, 0x3a, 0x00, 0x9d, 0x01, 0x2a, 0xa0, 0x00, 0x78, 0x00}, 0, 0, false},
+		// Profile 0, shown key frame, sync code, colour space 0, 320x240.
+		{"vp9 key frame", "VP90", []byte{0x82, 0x49, 0x83, 0x42, 0x00, 0x13, 0xf0, 0x0e, 0xf0}, 320, 240, true},
+		{"vp9 cut short", "VP90", []byte{0x82, 0x49, 0x83, 0x42, 0x00, 0x13}, 0, 0, false},
+		{"vp9 inter frame", "VP90", []byte{0x86, 0x49, 0x83, 0x42, 0x00, 0x13, 0xf0, 0x0e, 0xf0}, 0, 0, false},
+		{"av1 is not read", "AV01", []byte{0x12, 0x00, 0x0a}, 0, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, h, ok := keyFrameSize(tc.fourcc, tc.frame)
+			if w != tc.w || h != tc.h || ok != tc.ok {
+				t.Fatalf("got %dx%d %v, want %dx%d %v", w, h, ok, tc.w, tc.h, tc.ok)
+			}
+		})
+	}
+}

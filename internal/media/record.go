@@ -60,6 +60,11 @@ func Record(dir string, n int, track *webrtc.TrackRemote) (string, error) {
 	if err := w.Close(); err != nil {
 		return path, fmt.Errorf("media: closing %s: %w", path, err)
 	}
+	if strings.HasSuffix(path, ".ivf") {
+		if err := fixIVFSize(path); err != nil {
+			return path, fmt.Errorf("media: frame size in %s: %w", path, err)
+		}
+	}
 	return path, nil
 }
 
