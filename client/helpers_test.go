@@ -9,6 +9,7 @@ import (
 
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/media"
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/pion/webrtc/v4"
@@ -38,6 +39,7 @@ func startServer(t testing.TB, sig ...signal.Config) *server.Server {
 	if len(sig) > 0 {
 		cfg.Signal = sig[0]
 	}
+	cfg.Signal.Tap = schematest.Tap(t) // every frame of every test, either way
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ type config struct {
 	reconnect    Reconnect
 	reconnectOff bool
 	iceRestart   ICERestart
+	relayOnly    bool
 }
 
 func defaultConfig() config {
@@ -44,6 +45,13 @@ func WithLogger(l *slog.Logger) Option {
 // An empty list means host candidates only.
 func WithICEServers(servers []webrtc.ICEServer) Option {
 	return func(c *config) { c.iceServers, c.iceOverride = servers, true }
+}
+
+// WithRelayOnly makes the call use TURN relay candidates only
+// (iceTransportPolicy "relay"), as the web app's ?relay=1 does: no address
+// of this machine reaches the peer, and the call needs a TURN server.
+func WithRelayOnly() Option {
+	return func(c *config) { c.relayOnly = true }
 }
 
 // WithSettingEngine uses s instead of the SDK's tuned default (see
@@ -95,9 +103,19 @@ func DefaultSettingEngine() webrtc.SettingEngine {
 	// peer-reflexive. A browser that hides its host address behind an mDNS
 	// name this machine cannot resolve is reached exactly through such a
 	// pair, which is then its direct path: waiting a second buys nothing.
-	// Server-reflexive (500 ms) and relay (2 s) waits stay: they let a
-	// better path win before a worse one is locked in, and pion does not
-	// renominate by default.
 	s.SetPrflxAcceptanceMinWait(0)
+	// The same for relay pairs, which pion holds back 2 s: every relayed
+	// call a Go peer controls took 2 s longer to connect than one the
+	// other side controls (a browser nominates at once). pion nominates
+	// only the best pair that has succeeded, so a direct pair that has
+	// succeeded still wins; and direct candidates are gathered and checked
+	// before relay ones, which need a round trip to the TURN server first.
+	// The cost, a direct path slower to succeed than the relay staying
+	// unused for the call, is weighed in docs/architecture.md. The same
+	// holds for server-reflexive pairs (500 ms): a host pair that works
+	// is checked first and has succeeded by then. So the SDK nominates the
+	// best pair that has succeeded, at once, as a browser does.
+	s.SetRelayAcceptanceMinWait(0)
+	s.SetSrflxAcceptanceMinWait(0)
 	return s
 }

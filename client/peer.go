@@ -79,7 +79,11 @@ func (c *Call) newPeer(id string) {
 // openPeer makes a peer connection with the call's ICE servers and certs,
 // or a new certificate when certs is nil.
 func (c *Call) openPeer(certs []webrtc.Certificate) (*peer, error) {
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{ICEServers: c.ice, Certificates: certs})
+	conf := webrtc.Configuration{ICEServers: c.ice, Certificates: certs}
+	if c.cfg.relayOnly {
+		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := c.api.NewPeerConnection(conf)
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}

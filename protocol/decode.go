@@ -36,11 +36,14 @@ func decodeAny(data []byte) (Message, error) {
 	if len(data) == 0 || data[0] != '{' {
 		return nil, Errorf(CodeBadJSON, "a message must be a JSON object")
 	}
+	if !json.Valid(data) {
+		return nil, Errorf(CodeBadJSON, "invalid JSON")
+	}
 	var head struct {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, Errorf(CodeBadJSON, "invalid JSON")
+		return nil, Errorf(CodeBadMessage, "type must be a string")
 	}
 	var m Message
 	switch head.Type {
@@ -70,8 +73,9 @@ func decodeAny(data []byte) (Message, error) {
 		return nil, Errorf(CodeBadMessage, "missing type")
 	default:
 		e := Errorf(CodeUnknownType, "unknown message type")
-		if len(head.Type) <= 32 {
+		if len(head.Type) <= MaxRefLen {
 			e.Message = "unknown message type " + head.Type
+			e.Ref = head.Type
 		}
 		return nil, e
 	}
@@ -89,7 +93,7 @@ func validate(m Message) *Error {
 	switch v := m.(type) {
 	case *Join:
 		if v.V != Version {
-			return Errorf(CodeBadVersion, "protocol version %d is not supported; this server speaks %d", v.V, Version)
+			return Errorf(CodeBadVersion, "protocol version %s is not supported; this server speaks %d", v.vText(), Version)
 		}
 		if !ValidRoom(v.Room) {
 			return Errorf(CodeBadRoom, "a room id is 1 to %d characters from A-Z a-z 0-9 _ -", MaxRoomLen)

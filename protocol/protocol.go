@@ -9,7 +9,9 @@ package protocol
 
 import (
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 
 	json "github.com/go-json-experiment/json/v1" // encoding/json's rules, on the faster v2 engine
 )
@@ -26,6 +28,9 @@ const (
 	MaxMessageSize = 64 << 10
 	// MaxRoomLen bounds a room id.
 	MaxRoomLen = 64
+	// MaxRefLen bounds the unknown type an unknown-type error echoes in
+	// its ref; a longer one is not echoed.
+	MaxRefLen = 32
 )
 
 // Message types. Client → server: join, leave, description, candidate, ping.
@@ -61,12 +66,51 @@ type Message interface {
 // Join asks to enter a room. It is the first message a client sends.
 type Join struct {
 	Type string `json:"type"`
+	// V is the protocol version. On the wire it is any JSON number equal
+	// to an integer (1, 1.0 and 1e0 are all 1: JSON has one number type,
+	// and Python's json.dumps(1.0) writes 1.0); a number that is not an
+	// integer decodes as 0, which no version is.
 	V    int    `json:"v"`
 	Room string `json:"room"`
 	// Resume is the token from an earlier Joined for this room. With it the
 	// server gives back the same place (peer id and role) after a dropped
 	// connection or a server restart, and the other peer sees no leave.
 	Resume string `json:"resume,omitempty"`
+
+	vRaw string // v as it was written, for the bad-version message
+}
+
+// UnmarshalJSON reads v as a JSON number rather than as a Go int, which
+// would refuse 1.0.
+func (j *Join) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Type   string          `json:"type"`
+		V      json.RawMessage `json:"v"`
+		Room   string          `json:"room"`
+		Resume string          `json:"resume"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*j = Join{Type: w.Type, Room: w.Room, Resume: w.Resume, vRaw: string(w.V)}
+	if len(w.V) == 0 || string(w.V) == "null" {
+		return nil // absent: version 0
+	}
+	if c := w.V[0]; c != '-' && (c < '0' || c > '9') {
+		return fmt.Errorf("protocol: v is not a number")
+	}
+	f, err := strconv.ParseFloat(string(w.V), 64)
+	if err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<31 {
+		j.V = int(f)
+	}
+	return nil
+}
+
+func (j *Join) vText() string {
+	if len(j.vRaw) > 0 && len(j.vRaw) <= 24 {
+		return j.vRaw
+	}
+	return strconv.Itoa(j.V)
 }
 
 // Leave leaves the current room; the connection stays open and may join again.

@@ -76,6 +76,12 @@ type Config struct {
 	// Observer hears joins, relays, refusals and the like, for metrics.
 	Observer Observer
 
+	// Tap, when set, is called with every text frame a client sends (in)
+	// and every message the server writes to one (!in), on the session's
+	// path: it must be quick and must not keep data. Tests use it to check
+	// real traffic against protocol/schema; nil (the default) costs nothing.
+	Tap func(in bool, data []byte)
+
 	// Bus reaches peers on other nodes and holds the cluster-wide room
 	// directory. Nil means bus.Local: one node, nothing started.
 	Bus bus.Bus

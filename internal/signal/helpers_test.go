@@ -11,12 +11,17 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/protocol"
 )
 
-// startHub runs a hub behind a real HTTP server on a loopback port.
+// startHub runs a hub behind a real HTTP server on a loopback port. Every
+// frame either way is checked against protocol/schema (schematest.AgreeTap).
 func startHub(t *testing.T, cfg Config) (*Hub, string) {
 	t.Helper()
+	if cfg.Tap == nil {
+		cfg.Tap = schematest.AgreeTap(t)
+	}
 	h := NewHub(cfg, slog.New(slog.DiscardHandler))
 	ts := httptest.NewServer(h)
 	t.Cleanup(func() {

@@ -75,6 +75,9 @@ func (s *session) send(data []byte) {
 	if s.ghost || s.stopping.Load() {
 		return
 	}
+	if tap := s.hub.cfg.Tap; tap != nil {
+		tap(false, data)
+	}
 	if s.conn == nil {
 		s.qmu.Lock()
 		full := len(s.q) >= s.hub.cfg.SendQueue
@@ -157,6 +160,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Observer.Refused(e.Code)
 		// Refuse with the documented code, then close: 1013 try again later.
 		b, _ := protocol.Encode(e.Wire())
+		if tap := h.cfg.Tap; tap != nil {
+			tap(false, b)
+		}
 		code := wsconn.CloseTryAgainLater
 		if e.Code == protocol.CodeShuttingDown {
 			code = wsconn.CloseGoingAway
@@ -192,6 +198,9 @@ func (s *session) Message(_ *wsconn.Conn, text bool, data []byte) {
 	if !text {
 		s.sendErr(protocol.Errorf(protocol.CodeBadMessage, "messages are JSON text frames"))
 		return
+	}
+	if tap := cfg.Tap; tap != nil {
+		tap(true, data)
 	}
 	if e := s.handle(data); e != nil {
 		s.sendErr(e)

@@ -1,0 +1,111 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/duet-call/duet/client"
+	"github.com/duet-call/duet/internal/signal"
+	"github.com/duet-call/duet/internal/turnserver"
+	"github.com/duet-call/duet/protocol"
+)
+
+// startTURN runs duet's TURN server on loopback, allowed to relay to it,
+// and returns a server whose joined hands out its credentials.
+func startTURNServer(t testing.TB) (url string) {
+	t.Helper()
+	lo := netip.MustParseAddr("127.0.0.1")
+	turn, err := turnserver.New(turnserver.Config{
+		Addr: "127.0.0.1:0", PublicIP: lo, RelayBind: lo, Secret: "relay-test-secret",
+		AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := turn.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		turn.Shutdown(ctx)
+	})
+	ice := &turnserver.ICE{Host: "127.0.0.1", Port: turn.UDPAddr().Port, Secret: "relay-test-secret"}
+	srv := startServer(t, signal.Config{ICEServers: func(string) []protocol.ICEServer { return ice.Servers("") }})
+	return srv.URL()
+}
+
+// TestRelayPath: a peer that may only relay gets a relayed call with the
+// Go peer controlling ICE, and two peers that may connect directly still
+// do although TURN is offered: the SDK's relay wait of 0 (DefaultSettingEngine)
+// lets a relay pair be chosen at once only when no direct pair has succeeded.
+func TestRelayPath(t *testing.T) {
+	url := startTURNServer(t)
+	for _, tc := range []struct {
+		name      string
+		relayOnly bool
+		relayed   bool
+	}{
+		{"relay-only", true, true},
+		{"direct works", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			room := "relay-" + tc.name[:5]
+			ctl := dial(t, url, room) // first: impolite, offers, controls ICE
+			var opts []client.Option
+			if tc.relayOnly {
+				opts = append(opts, client.WithRelayOnly())
+			}
+			other := dial(t, url, room, opts...)
+			waitChat(t, ctl, other)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p, err := ctl.Path(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if relayed := p.Local.Type == "relay" || p.Remote.Type == "relay"; relayed != tc.relayed {
+				t.Fatalf("controlling peer's path %v: relayed %v, want %v", p, relayed, tc.relayed)
+			}
+		})
+	}
+}
+
+// BenchmarkRelayOnlyConnect: from both peers dialled to chat open, for a
+// relay-only call that the Go peer controls, with the SDK's ICE settings
+// and with pion's default server-reflexive and relay waits (0.5 s, 2 s) as
+// before. On loopback the controlling peer reaches the relay from its
+// server-reflexive candidate (pion gathers no loopback host candidates).
+func BenchmarkRelayOnlyConnect(b *testing.B) {
+	url := startTURNServer(b)
+	pionWaits := client.DefaultSettingEngine()
+	pionWaits.SetSrflxAcceptanceMinWait(500 * time.Millisecond)
+	pionWaits.SetRelayAcceptanceMinWait(2 * time.Second)
+	for _, bc := range []struct {
+		name string
+		opts []client.Option
+	}{
+		{"sdk", nil},
+		{"pion-waits", []client.Option{client.WithSettingEngine(pionWaits)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var n int
+			var total time.Duration
+			for b.Loop() {
+				n++
+				room := fmt.Sprintf("relay-bench-%s-%d", bc.name, n)
+				start := time.Now()
+				ctl := dial(b, url, room, bc.opts...)
+				other := dial(b, url, room, append([]client.Option{client.WithRelayOnly()}, bc.opts...)...)
+				waitChat(b, ctl, other)
+				total += time.Since(start)
+				other.Close()
+				ctl.Close()
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(n), "ms/connect")
+		})
+	}
+}
