@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/internal/browsertest"
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/internal/server"
 )
 
@@ -31,6 +32,7 @@ func startServer(t *testing.T) *server.Server {
 func startServerWith(t *testing.T, cfg server.Config) *server.Server {
 	t.Helper()
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.Signal.Tap = schematest.Tap(t) // every signaling frame must match protocol/schema
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)

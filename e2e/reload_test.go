@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/internal/browsertest"
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 )
@@ -101,6 +102,7 @@ func TestServerRestart(t *testing.T) {
 
 	// The same address again, so the pages' reconnects find it.
 	cfg.Addr = srv.Addr().String()
+	cfg.Signal.Tap = schematest.Tap(t)
 	var srv2 *server.Server
 	deadline := time.Now().Add(stepTimeout)
 	for {

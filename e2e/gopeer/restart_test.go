@@ -11,6 +11,7 @@ import (
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/browsertest"
 	"github.com/duet-call/duet/internal/netcut"
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 )
@@ -20,7 +21,7 @@ import (
 func startServerAt(t *testing.T, addr string, secret []byte) *server.Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(server.Config{Addr: addr, Logger: log, Signal: signal.Config{ResumeSecret: secret}})
+	srv, err := server.New(server.Config{Addr: addr, Logger: log, Signal: signal.Config{ResumeSecret: secret, Tap: schematest.Tap(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/browsertest"
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 )
@@ -29,6 +30,7 @@ func startServer(t testing.TB, sig ...signal.Config) *server.Server {
 	if len(sig) > 0 {
 		cfg.Signal = sig[0]
 	}
+	cfg.Signal.Tap = schematest.Tap(t) // every signaling frame must match protocol/schema
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
