@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/h264writer"
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 )
@@ -17,8 +18,8 @@ type rtpWriter interface {
 	Close() error
 }
 
-// Record writes track to DIR/<kind>-<n>.ivf (VP8, VP9, AV1) or
-// DIR/<kind>-<n>.ogg (Opus) until the track ends, then closes the file so
+// Record writes track to DIR/<kind>-<n>.ivf (VP8, VP9, AV1),
+// DIR/<kind>-<n>.h264 (H.264, Annex B) or DIR/<kind>-<n>.ogg (Opus) until the track ends, then closes the file so
 // its headers are final. It returns the file's path and the error that is
 // not the track's normal end.
 func Record(dir string, n int, track *webrtc.TrackRemote) (string, error) {
@@ -41,8 +42,13 @@ func Record(dir string, n int, track *webrtc.TrackRemote) (string, error) {
 		strings.EqualFold(mime, webrtc.MimeTypeAV1):
 		path = filepath.Join(dir, fmt.Sprintf("video-%d.ivf", n))
 		w, err = ivfwriter.New(path, ivfwriter.WithCodec(canonicalMime(mime)))
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
+		// What OBS and most hardware encoders send, often alone (no VP8):
+		// an Annex B byte stream, which ffmpeg and GStreamer read as is.
+		path = filepath.Join(dir, fmt.Sprintf("video-%d.h264", n))
+		w, err = h264writer.New(path)
 	default:
-		return "", fmt.Errorf("media: cannot record %s (only VP8, VP9, AV1 and Opus)", mime)
+		return "", fmt.Errorf("media: cannot record %s (only VP8, VP9, AV1, H.264 and Opus)", mime)
 	}
 	if err != nil {
 		return "", fmt.Errorf("media: creating %s: %w", path, err)
