@@ -34,7 +34,7 @@ func startTURNServer(t testing.TB) (url string) {
 		turn.Shutdown(ctx)
 	})
 	ice := &turnserver.ICE{Host: "127.0.0.1", Port: turn.UDPAddr().Port, Secret: "relay-test-secret"}
-	srv := startServer(t, signal.Config{ICEServers: func(string) []protocol.ICEServer { return ice.Servers("") },
+	srv := startServer(t, signal.Config{ICEServers: func(string, string) []protocol.ICEServer { return ice.Servers("") },
 		JoinRate: 1000, JoinBurst: 1000}) // the benchmark joins faster than one IP may
 	return srv.URL()
 }
