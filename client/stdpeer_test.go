@@ -37,7 +37,8 @@ type stdPeer struct {
 	dc     *webrtc.DataChannel
 	chatIn chan string
 	chatUp chan struct{}
-	tr     chan string // mime types of remote tracks
+	joined chan struct{} // closed on joined
+	tr     chan string   // mime types of remote tracks
 	fc     *frameCount
 	ctx    context.Context // ends with the test
 	cancel context.CancelFunc
@@ -54,7 +55,7 @@ func dialStd(t testing.TB, url, room string, layout ...string) *stdPeer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &stdPeer{t: t, ws: ws, ctx: ctx, chatIn: make(chan string, 16), chatUp: make(chan struct{}),
+	s := &stdPeer{t: t, ws: ws, ctx: ctx, chatIn: make(chan string, 16), chatUp: make(chan struct{}), joined: make(chan struct{}),
 		tr: make(chan string, 8), fc: &frameCount{}, cancel: cancel, layout: layout}
 	if len(layout) == 0 {
 		s.layout = []string{opusFile, vp8File} // audio, then video, as most apps add them
@@ -62,6 +63,11 @@ func dialStd(t testing.TB, url, room string, layout ...string) *stdPeer {
 	t.Cleanup(s.close)
 	s.send(map[string]any{"type": "join", "v": 1, "room": room})
 	s.wg.Go(s.read)
+	select { // joined before the next peer dials, so roles follow the order
+	case <-s.joined:
+	case <-time.After(10 * time.Second):
+		t.Fatal("std peer: no joined")
+	}
 	return s
 }
 
@@ -198,6 +204,7 @@ func (s *stdPeer) read() {
 		switch m.Type {
 		case "joined":
 			s.polite = m.Polite
+			close(s.joined)
 			if m.PeerPresent {
 				err = s.open()
 			}
