@@ -10,7 +10,8 @@ import (
 const (
 	chatLabel = "chat"
 	chatID    = uint16(0)
-	// MaxChatText is the longest chat line the protocol allows (16 KiB).
+	// MaxChatText is the longest chat line the protocol allows: 16,384
+	// bytes of UTF-8 (bytes, not characters).
 	MaxChatText = 16 << 10
 )
 
