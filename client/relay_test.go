@@ -78,29 +78,38 @@ func TestRelayPath(t *testing.T) {
 // BenchmarkRelayOnlyConnect: from both peers dialled to chat open, for a
 // relay-only call that the Go peer controls, with the SDK's ICE settings
 // and with pion's default server-reflexive and relay waits (0.5 s, 2 s) as
-// before. On loopback the controlling peer reaches the relay from its
+// before, and for the other direction (the relay-only peer controls). On loopback the controlling peer reaches the relay from its
 // server-reflexive candidate (pion gathers no loopback host candidates).
 func BenchmarkRelayOnlyConnect(b *testing.B) {
 	url := startTURNServer(b)
 	pionWaits := client.DefaultSettingEngine()
 	pionWaits.SetSrflxAcceptanceMinWait(500 * time.Millisecond)
 	pionWaits.SetRelayAcceptanceMinWait(2 * time.Second)
-	for _, bc := range []struct {
-		name string
-		opts []client.Option
+	for i, bc := range []struct {
+		name       string
+		opts       []client.Option
+		relayFirst bool // the relay-only peer joins first and controls
 	}{
-		{"sdk", nil},
-		{"pion-waits", []client.Option{client.WithSettingEngine(pionWaits)}},
+		{"go-controls/sdk", nil, false},
+		{"go-controls/pion-waits", []client.Option{client.WithSettingEngine(pionWaits)}, false},
+		{"relay-only-controls/sdk", nil, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var n int
 			var total time.Duration
 			for b.Loop() {
 				n++
-				room := fmt.Sprintf("relay-bench-%s-%d", bc.name, n)
+				room := fmt.Sprintf("relay-bench-%d-%d", i, n)
 				start := time.Now()
-				ctl := dial(b, url, room, bc.opts...)
-				other := dial(b, url, room, append([]client.Option{client.WithRelayOnly()}, bc.opts...)...)
+				relayOnly := append([]client.Option{client.WithRelayOnly()}, bc.opts...)
+				var ctl, other *client.Call
+				if bc.relayFirst {
+					ctl = dial(b, url, room, relayOnly...)
+					other = dial(b, url, room, bc.opts...)
+				} else {
+					ctl = dial(b, url, room, bc.opts...)
+					other = dial(b, url, room, relayOnly...)
+				}
 				waitChat(b, ctl, other)
 				total += time.Since(start)
 				other.Close()
