@@ -109,6 +109,11 @@ func newAPI(cfg *config) *webrtc.API {
 	se := DefaultSettingEngine()
 	if cfg.setting != nil {
 		se = *cfg.setting
+	} else if cfg.relayOnly {
+		// Every pair is relayed from this end: no better pair can exist to
+		// wait for (DefaultSettingEngine).
+		se.SetRelayAcceptanceMinWait(0)
+		se.SetSrflxAcceptanceMinWait(0)
 	}
 	if se.LoggerFactory == nil {
 		se.LoggerFactory = slogFactory{cfg.log}

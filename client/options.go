@@ -49,7 +49,9 @@ func WithICEServers(servers []webrtc.ICEServer) Option {
 
 // WithRelayOnly makes the call use TURN relay candidates only
 // (iceTransportPolicy "relay"), as the web app's ?relay=1 does: no address
-// of this machine reaches the peer, and the call needs a TURN server.
+// of this machine reaches the peer, and the call needs a TURN server. Every
+// pair then has a relay end, so the call nominates one as soon as it works
+// instead of after pion's 2 s relay wait (unless WithSettingEngine is given).
 func WithRelayOnly() Option {
 	return func(c *config) { c.relayOnly = true }
 }
@@ -104,18 +106,11 @@ func DefaultSettingEngine() webrtc.SettingEngine {
 	// name this machine cannot resolve is reached exactly through such a
 	// pair, which is then its direct path: waiting a second buys nothing.
 	s.SetPrflxAcceptanceMinWait(0)
-	// The same for relay pairs, which pion holds back 2 s: every relayed
-	// call a Go peer controls took 2 s longer to connect than one the
-	// other side controls (a browser nominates at once). pion nominates
-	// only the best pair that has succeeded, so a direct pair that has
-	// succeeded still wins; and direct candidates are gathered and checked
-	// before relay ones, which need a round trip to the TURN server first.
-	// The cost, a direct path slower to succeed than the relay staying
-	// unused for the call, is weighed in docs/architecture.md. The same
-	// holds for server-reflexive pairs (500 ms): a host pair that works
-	// is checked first and has succeeded by then. So the SDK nominates the
-	// best pair that has succeeded, at once, as a browser does.
-	s.SetRelayAcceptanceMinWait(0)
-	s.SetSrflxAcceptanceMinWait(0)
+	// The server-reflexive (500 ms) and relay (2 s) waits stay: pion
+	// nominates the best pair that has succeeded once its wait is over,
+	// and does not renominate, so without them a relay pair that succeeds
+	// a moment before a direct one locks the call onto TURN (TestRelayPath
+	// saw it on loopback). A call that is relay-only itself has no direct
+	// pair to wait for: newAPI drops both waits for it.
 	return s
 }

@@ -45,22 +45,25 @@ func startTURNServer(t testing.TB) (url string) {
 // lets a relay pair be chosen at once only when no direct pair has succeeded.
 func TestRelayPath(t *testing.T) {
 	url := startTURNServer(t)
-	for _, tc := range []struct {
-		name      string
-		relayOnly bool
-		relayed   bool
+	for i, tc := range []struct {
+		name             string
+		ctlRelay, others bool // which side is relay-only
+		relayed          bool
 	}{
-		{"relay-only", true, true},
-		{"direct works", false, false},
+		{"controlling peer relay-only", true, false, true},
+		{"controlled peer relay-only", false, true, true},
+		{"direct works", false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			room := "relay-" + tc.name[:5]
-			ctl := dial(t, url, room) // first: impolite, offers, controls ICE
-			var opts []client.Option
-			if tc.relayOnly {
-				opts = append(opts, client.WithRelayOnly())
+			room := fmt.Sprintf("relay-%d", i)
+			relay := func(on bool) []client.Option {
+				if on {
+					return []client.Option{client.WithRelayOnly()}
+				}
+				return nil
 			}
-			other := dial(t, url, room, opts...)
+			ctl := dial(t, url, room, relay(tc.ctlRelay)...) // first: impolite, offers, controls ICE
+			other := dial(t, url, room, relay(tc.others)...)
 			waitChat(t, ctl, other)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -76,23 +79,21 @@ func TestRelayPath(t *testing.T) {
 }
 
 // BenchmarkRelayOnlyConnect: from both peers dialled to chat open, for a
-// relay-only call that the Go peer controls, with the SDK's ICE settings
-// and with pion's default server-reflexive and relay waits (0.5 s, 2 s) as
-// before, and for the other direction (the relay-only peer controls). On loopback the controlling peer reaches the relay from its
-// server-reflexive candidate (pion gathers no loopback host candidates).
+// relay-only call that the Go peer controls (it joins first and offers):
+// relay-only itself, with pion's relay wait (2 s, as before) and with the
+// SDK's settings; and with the other side relay-only instead.
 func BenchmarkRelayOnlyConnect(b *testing.B) {
 	url := startTURNServer(b)
 	pionWaits := client.DefaultSettingEngine()
-	pionWaits.SetSrflxAcceptanceMinWait(500 * time.Millisecond)
 	pionWaits.SetRelayAcceptanceMinWait(2 * time.Second)
 	for i, bc := range []struct {
 		name       string
 		opts       []client.Option
-		relayFirst bool // the relay-only peer joins first and controls
+		relayFirst bool // the relay-only peer is the one that joins first and controls
 	}{
-		{"go-controls/sdk", nil, false},
-		{"go-controls/pion-waits", []client.Option{client.WithSettingEngine(pionWaits)}, false},
-		{"relay-only-controls/sdk", nil, true},
+		{"controller-relay-only/pion-relay-wait", []client.Option{client.WithSettingEngine(pionWaits)}, true},
+		{"controller-relay-only/sdk", nil, true},
+		{"controlled-relay-only/sdk", nil, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var n int
