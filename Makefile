@@ -15,6 +15,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeClient$$' -fuzztime=$(FUZZTIME) ./protocol
 	$(GO) test -run='^$$' -fuzz='^FuzzHubHandle$$' -fuzztime=$(FUZZTIME) ./internal/signal
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/peerjs
+	$(GO) test -run='^$$' -fuzz='^FuzzFrames$$' -fuzztime=$(FUZZTIME) ./internal/wsconn
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/turncred
 
 build:

@@ -29,6 +29,12 @@ type Options struct {
 	PingInterval time.Duration // ping the client this often (default 25 s)
 	WriteTimeout time.Duration // a blocked write fails after this (default 10 s)
 	SendQueue    int           // frames waiting to be written; more makes Send fail with ErrQueueFull (default 64)
+	// SendQueueBytes bounds the bytes of the frames waiting to be written
+	// (default 256 KiB): a Send that would take the queue past it fails
+	// with ErrQueueFull, so a client that does not read costs at most this
+	// much, however large the messages sent to it. It must be at least the
+	// largest message sent, plus its 10-byte header.
+	SendQueueBytes int
 	// CloseWait is how long to wait for the client's close frame after
 	// ours before dropping the connection (default 1 s).
 	CloseWait time.Duration
@@ -53,11 +59,19 @@ func (o Options) withDefaults() Options {
 	if o.SendQueue <= 0 {
 		o.SendQueue = 64
 	}
+	if o.SendQueueBytes <= 0 {
+		o.SendQueueBytes = DefaultSendQueueBytes
+	}
 	if o.CloseWait <= 0 {
 		o.CloseWait = time.Second
 	}
 	return o
 }
+
+// DefaultSendQueueBytes is SendQueueBytes when Options leaves it zero: four
+// of the largest signaling messages (64 KiB), many times an offer and its
+// candidates, which is all a call ever has in flight at once.
+const DefaultSendQueueBytes = 256 << 10
 
 // Handler receives a connection's messages and its end. Both run on the
 // reader (a poller, shared with other connections): they must not block.
@@ -105,7 +119,9 @@ type Conn struct {
 	msg      []byte // earlier fragments of a fragmented message
 	msgOp    byte
 	inMsg    bool
-	held     bool // Hold: frames wait in pend until Release
+	utf8     utf8Stream // the text message in progress, checked so far
+	part     int        // payload bytes of the frame at pend's start already unmasked
+	held     bool       // Hold: frames wait in pend until Release
 	// heldEnd: the socket ended (EOF, reset) while held. The frames read
 	// before it, such as a client's close frame, are still in pend, so
 	// the end waits for Release rather than throwing them away: a clean
@@ -117,6 +133,8 @@ type Conn struct {
 	// The writer's state, guarded by wmu.
 	wmu         sync.Mutex
 	q           [][]byte // frames not yet written; q[0] may be partly written
+	qBytes      int      // bytes in q
+	flight      int      // bytes of the frame the flush goroutine is writing
 	flushing    bool     // a flush goroutine is writing q
 	closing     bool     // a close frame is queued or sent: no more data
 	closeQueued bool
@@ -201,7 +219,7 @@ func (c *Conn) Close(code int, text string, flush bool) {
 		// queued is dropped; a frame cut in the middle breaks the stream,
 		// so the close frame is not tried after it.
 		c.nc.SetWriteDeadline(time.Now())
-		c.q = nil
+		c.dropQueueLocked()
 		c.failLocked()
 	}
 	c.queueCloseLocked(code, text)
@@ -247,7 +265,7 @@ func (c *Conn) tick() {
 	}
 	if now.Sub(c.lastPing) >= c.opts.PingInterval {
 		c.lastPing = now
-		if len(c.q) < c.opts.SendQueue { // a client this far behind is pinged no more
+		if c.fitsLocked(2) { // a client this far behind is pinged no more
 			c.writeLocked(appendFrame(nil, opPing, nil), nil, false)
 		}
 	}

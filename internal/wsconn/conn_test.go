@@ -30,6 +30,7 @@ type recorder struct {
 	ended  chan struct{}
 	done   chan struct{}
 	echo   bool
+	echoAs bool // echo binary as binary
 	onMsg  func(c *Conn, data []byte)
 	conns  chan *Conn
 	doneWG *sync.WaitGroup
@@ -42,7 +43,11 @@ func (r *recorder) Message(c *Conn, text bool, data []byte) {
 	if r.onMsg != nil {
 		r.onMsg(c, data)
 	}
-	if r.echo {
+	switch {
+	case r.echoAs && !text:
+		// As an Autobahn echo server: binary back as binary.
+		c.write(appendHeader(nil, opBinary, len(data)), append([]byte(nil), data...))
+	case r.echo || r.echoAs:
 		c.Send(append([]byte(nil), data...))
 	}
 }

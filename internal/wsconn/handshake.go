@@ -36,6 +36,10 @@ func Upgrade(w http.ResponseWriter, r *http.Request, checkOrigin func(*http.Requ
 	switch {
 	case r.Method != http.MethodGet:
 		return fail(http.StatusMethodNotAllowed, "a WebSocket handshake is a GET")
+	case r.ProtoMajor != 1 || r.ProtoMinor < 1:
+		// RFC 6455 section 4.2.1: an HTTP/1.1 (or later) GET. An HTTP/1.0
+		// client knows nothing of Upgrade and may not keep the socket.
+		return fail(http.StatusBadRequest, "a WebSocket handshake needs HTTP/1.1")
 	case !headerHas(r.Header, "Connection", "upgrade"):
 		return fail(http.StatusBadRequest, "missing Connection: Upgrade")
 	case !headerHas(r.Header, "Upgrade", "websocket"):

@@ -145,12 +145,22 @@ func (c *Conn) processLocked(b []byte) {
 		if !ok {
 			break
 		}
+		text, fe := c.frameText(h)
+		if fe != nil {
+			c.failFrameLocked(fe)
+			return
+		}
 		if h.op <= opBinary && int64(len(c.msg))+h.length > c.opts.ReadLimit {
 			c.failFrameLocked(&frameError{CloseMessageTooBig, "message too big"})
 			return
 		}
 		total := h.size + int(h.length)
 		if len(b) < total {
+			// Text is checked as it arrives: a bad byte closes the
+			// connection before the rest of the frame is sent.
+			if text && !c.checkTextLocked(h, b[h.size:], false) {
+				return
+			}
 			if cap(c.pend) < total && total <= pendReserve {
 				// Room for a signaling-sized frame at once. A larger one
 				// grows with what arrives: a frame header alone must not
@@ -162,7 +172,14 @@ func (c *Conn) processLocked(b []byte) {
 			break
 		}
 		payload := b[h.size:total]
-		unmask(payload, h.mask)
+		if text {
+			if !c.checkTextLocked(h, payload, h.fin) {
+				return
+			}
+		} else {
+			unmask(payload, h.mask)
+		}
+		c.part = 0
 		b = b[total:]
 		c.frameLocked(h, payload)
 	}
@@ -178,14 +195,44 @@ func (c *Conn) processLocked(b []byte) {
 	}
 }
 
-// frameLocked acts on one whole frame.
-func (c *Conn) frameLocked(h header, p []byte) {
+// frameText checks that a data frame fits the message in progress (RFC
+// 6455 section 5.4) and reports whether its payload is text. It runs each
+// time a frame's header is looked at, whole or not, and changes nothing.
+func (c *Conn) frameText(h header) (text bool, fe *frameError) {
 	switch h.op {
 	case opText, opBinary:
 		if c.inMsg {
-			c.failFrameLocked(&frameError{CloseProtocolError, "expected a continuation frame"})
-			return
+			return false, &frameError{CloseProtocolError, "expected a continuation frame"}
 		}
+		return h.op == opText, nil
+	case opContinuation:
+		if !c.inMsg {
+			return false, &frameError{CloseProtocolError, "continuation without a message"}
+		}
+		return c.msgOp == opText, nil
+	}
+	return false, nil
+}
+
+// checkTextLocked unmasks and checks the bytes of a text frame's payload
+// that have arrived (got, from the payload's start) past those checked
+// before. final: the message ends with them, so no sequence may be cut.
+// All-ASCII bytes skip the UTF-8 walk: unmaskText tells as it unmasks.
+func (c *Conn) checkTextLocked(h header, got []byte, final bool) bool {
+	p := got[c.part:]
+	ascii := unmaskText(p, h.mask, c.part)
+	c.part = len(got)
+	if (!ascii || !c.utf8.complete()) && !c.utf8.feed(p) || final && !c.utf8.complete() {
+		c.failFrameLocked(&frameError{CloseInvalidPayload, "text is not valid UTF-8"})
+		return false
+	}
+	return true
+}
+
+// frameLocked acts on one whole frame; frameText has checked its place.
+func (c *Conn) frameLocked(h header, p []byte) {
+	switch h.op {
+	case opText, opBinary:
 		if h.fin {
 			c.deliverLocked(h.op, p)
 			return
@@ -193,10 +240,6 @@ func (c *Conn) frameLocked(h header, p []byte) {
 		c.inMsg, c.msgOp = true, h.op
 		c.msg = append([]byte(nil), p...)
 	case opContinuation:
-		if !c.inMsg {
-			c.failFrameLocked(&frameError{CloseProtocolError, "continuation without a message"})
-			return
-		}
 		c.msg = append(c.msg, p...)
 		if h.fin {
 			m := c.msg

@@ -29,19 +29,34 @@ func (c *Conn) queueCloseLocked(code int, text string) {
 }
 
 // write sends a data frame, or a pong (control), in order. Both count
-// against SendQueue: a client that sends pings and never reads must not
-// grow the queue. A pong that does not fit is dropped (RFC 6455 lets a
-// pong answer only the latest ping, and this client is being cut anyway).
+// against SendQueue and SendQueueBytes: a client that sends pings and never
+// reads must not grow the queue. A pong that does not fit is dropped (RFC
+// 6455 lets a pong answer only the latest ping, and this client is being
+// cut anyway).
 func (c *Conn) write(hdr, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closing || c.broken {
 		return ErrClosed
 	}
-	if len(c.q) >= c.opts.SendQueue {
+	if !c.fitsLocked(len(hdr) + len(p)) {
 		return ErrQueueFull
 	}
 	return c.writeLocked(hdr, p, false)
+}
+
+// fitsLocked reports whether an n-byte frame may be sent: the queue has
+// room for one more frame and for n more bytes. The bytes are counted as if
+// none of the frame went out at once, so what a slow client makes the
+// server hold is bounded by SendQueueBytes whatever sizes it is sent.
+func (c *Conn) fitsLocked(n int) bool {
+	return len(c.q) < c.opts.SendQueue && c.qBytes+c.flight+n <= c.opts.SendQueueBytes
+}
+
+// dropQueueLocked forgets every queued frame (the one being written, if
+// any, stays counted in flight until its write returns).
+func (c *Conn) dropQueueLocked() {
+	c.q, c.qBytes = nil, 0
 }
 
 // writeLocked writes a frame (hdr, then p), or queues it behind what is
@@ -72,7 +87,9 @@ func (c *Conn) writeLocked(hdr, p []byte, isClose bool) error {
 			return nil
 		}
 	}
-	c.q = append(c.q, unwritten(hdr, p, n))
+	rest := unwritten(hdr, p, n)
+	c.q = append(c.q, rest)
+	c.qBytes += len(rest)
 	if isClose {
 		c.q = append(c.q, nil) // marks the close frame as written once reached
 	}
@@ -123,7 +140,7 @@ func (c *Conn) flush() {
 			if c.broken && c.closeQueued {
 				c.closeWrittenLocked()
 			}
-			c.q = nil
+			c.dropQueueLocked()
 			c.maybeFinishLocked()
 			c.wmu.Unlock()
 			return
@@ -131,6 +148,7 @@ func (c *Conn) flush() {
 		f := c.q[0]
 		c.q[0] = nil
 		c.q = c.q[1:]
+		c.qBytes -= len(f)
 		if f == nil { // the mark after the close frame
 			c.closeWrittenLocked()
 			c.wmu.Unlock()
@@ -142,13 +160,16 @@ func (c *Conn) flush() {
 			// take it, so it gets CloseWait rather than WriteTimeout.
 			wt = min(wt, c.opts.CloseWait)
 		}
+		c.flight = len(f)
 		c.wmu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(wt))
-		if _, err := c.nc.Write(f); err != nil {
-			c.wmu.Lock()
+		_, err := c.nc.Write(f)
+		c.wmu.Lock()
+		c.flight = 0
+		if err != nil {
 			c.failLocked()
-			c.wmu.Unlock()
 		}
+		c.wmu.Unlock()
 	}
 }
 
@@ -159,7 +180,7 @@ func (c *Conn) failLocked() {
 		return
 	}
 	c.broken = true
-	c.q = nil
+	c.dropQueueLocked()
 	c.kickLocked(End{Dropped: true})
 }
 
