@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strconv"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	json "github.com/go-json-experiment/json/v1" // encoding/json's rules, on the faster v2 engine
 )
 
@@ -22,9 +24,11 @@ const Version = 1
 
 // Limits that are part of the protocol, so clients can check before sending.
 const (
-	// MaxMessageSize is the largest text frame the server reads. SDP for an
-	// audio+video call with a data channel is 4–8 KiB; 64 KiB leaves room for
-	// many codecs and simulcast without letting one frame tie up much memory.
+	// MaxMessageSize is the largest text frame the server reads, and the
+	// largest it sends: a relay whose re-encoding would be larger is
+	// refused. SDP for an audio+video call with a data channel is 4–8 KiB;
+	// 64 KiB leaves room for many codecs and simulcast without letting one
+	// frame tie up much memory.
 	MaxMessageSize = 64 << 10
 	// MaxRoomLen bounds a room id.
 	MaxRoomLen = 64
@@ -276,5 +280,13 @@ func Encode(m Message) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("protocol: cannot encode %T (pass a pointer to a message struct)", m)
 	}
-	return json.Marshal(m)
+	return jsonv2.Marshal(m, wireOptions)
 }
+
+// wireOptions are encoding/json's rules without its HTML and JavaScript
+// escaping: "<" as \u003c is six bytes for one, which let a relayed
+// description grow to six times the size the sender was allowed. Only
+// what JSON requires is escaped (quote, backslash, control characters), so
+// a re-encoded message is never longer than its decoded fields were on the
+// wire, give or take a field the sender left out.
+var wireOptions = jsonv2.JoinOptions(json.DefaultOptionsV1(), jsontext.EscapeForHTML(false), jsontext.EscapeForJS(false))

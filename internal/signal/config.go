@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/internal/bus"
+	"github.com/duet-call/duet/internal/wsconn"
 	"github.com/duet-call/duet/protocol"
 )
 
@@ -30,6 +31,10 @@ type Config struct {
 	// SendQueue is how many outgoing messages a session may have waiting
 	// before it counts as a slow consumer and is disconnected.
 	SendQueue int
+	// SendQueueBytes bounds the bytes of those messages (default
+	// wsconn.DefaultSendQueueBytes, 256 KiB, four of the largest): what a
+	// client that does not read can make the server hold.
+	SendQueueBytes int
 	// WriteTimeout bounds one write to a client.
 	WriteTimeout time.Duration
 	// PingInterval is how often the server pings each client.
@@ -93,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendQueue <= 0 {
 		c.SendQueue = 64
+	}
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = wsconn.DefaultSendQueueBytes
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

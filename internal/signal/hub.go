@@ -35,6 +35,8 @@ type Hub struct {
 	idleTimer *time.Timer
 
 	wg sync.WaitGroup // one count per session, until its socket is closed
+
+	slowLog slowLog // rate-limits the log line of a slow client cut off
 }
 
 // room holds at most two places. A place belongs to a live session or to a

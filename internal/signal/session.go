@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	json "github.com/go-json-experiment/json/v1" // encoding/json's rules, on the faster v2 engine
 	"golang.org/x/time/rate"
 
 	"github.com/duet-call/duet/internal/clientaddr"
@@ -93,7 +92,7 @@ func (s *session) send(data []byte) {
 	}
 	if err := s.conn.Send(data); errors.Is(err, wsconn.ErrQueueFull) {
 		s.hub.cfg.Observer.Overflow()
-		s.logger().Info("disconnecting slow client")
+		s.hub.slowLog.disconnected(s.hub.log, s.addr, time.Now())
 		s.stop(closeSlow)
 	}
 }
@@ -149,12 +148,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg := h.cfg
 	s.conn = wsconn.New(nc, wsconn.Options{
-		ReadLimit:    cfg.MaxMessageSize,
-		IdleTimeout:  cfg.IdleTimeout,
-		PingInterval: cfg.PingInterval,
-		WriteTimeout: cfg.WriteTimeout,
-		SendQueue:    cfg.SendQueue,
-		Done:         h.wg.Done, // admit counted it
+		ReadLimit:      cfg.MaxMessageSize,
+		IdleTimeout:    cfg.IdleTimeout,
+		PingInterval:   cfg.PingInterval,
+		WriteTimeout:   cfg.WriteTimeout,
+		SendQueue:      cfg.SendQueue,
+		SendQueueBytes: cfg.SendQueueBytes,
+		Done:           h.wg.Done, // admit counted it
 	}, s)
 	if e := h.admit(s, client.Key()); e != nil {
 		h.cfg.Observer.Refused(e.Code)
@@ -231,10 +231,16 @@ func (s *session) handle(data []byte) *protocol.Error {
 		e = h.leave(s, protocol.ReasonLeft)
 	case *protocol.Description, *protocol.Candidate:
 		// Re-encode rather than forward the client's bytes, so only the
-		// documented fields ever reach the other peer.
-		b, err := json.Marshal(m)
+		// documented fields ever reach the other peer. Without HTML
+		// escaping the result is no longer than what was read, but for a
+		// field the sender left out; the cap keeps every frame the server
+		// sends within what clients read.
+		b, err := protocol.Encode(m)
 		if err != nil {
 			return protocol.Errorf(protocol.CodeBadMessage, "cannot re-encode message")
+		}
+		if len(b) > protocol.MaxMessageSize {
+			return protocol.Errorf(protocol.CodeBadMessage, "message larger than %d bytes once re-encoded", protocol.MaxMessageSize)
 		}
 		e = h.relay(s, b, start)
 	case *protocol.Ping:
