@@ -56,6 +56,8 @@ func join(ctx context.Context, cfg *config, u, room, resume string) (*websocket.
 		}
 		return nil, nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, u, err)
 	}
+	// The server sends no frame larger: relays are not escaped, and one whose
+	// re-encoding would exceed it is refused (docs/protocol.md, Limits).
 	ws.SetReadLimit(protocol.MaxMessageSize)
 	// Unblock the reads below when ctx ends; stop() tells whether it did.
 	stop := context.AfterFunc(ctx, func() { ws.SetReadDeadline(time.Unix(1, 0)) })
