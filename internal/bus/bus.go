@@ -19,6 +19,24 @@ type Place struct {
 	Peer   string `json:"p"`
 	Node   string `json:"n"`
 	Polite bool   `json:"r,omitempty"`
+	// Gen counts the resumes of this place: the generation of the resume
+	// token issued for it. A token of an older generation cannot take the
+	// place back (it was superseded when this one was issued).
+	Gen uint32 `json:"g,omitempty"`
+}
+
+// Resume is a join's claim to take back an earlier place of me.Peer with a
+// resume token.
+type Resume struct {
+	// Gen is the token's generation: a place held with a newer one is not
+	// given back (ErrStale).
+	Gen uint32
+	// Issuer is the node that issued the token. When the directory holds
+	// no place for the peer and the issuer is alive, the place was ended
+	// there (a leave, or its grace ran out) and is not rebuilt (ErrStale);
+	// when the issuer is gone, the place is taken anew, which is how the
+	// peers of a node that died rebuild their rooms elsewhere.
+	Issuer string
 }
 
 // Claim is the directory's answer to a join.
@@ -80,8 +98,9 @@ type Bus interface {
 	// Attach gives the bus the hub that receives its envelopes.
 	Attach(r Receiver)
 	// Claim takes a place in room for me (replacing me.Peer's own earlier
-	// place when resume is set), or fails with ErrRoomFull or ErrUnavailable.
-	Claim(ctx context.Context, room string, me Place, resume bool) (Claim, error)
+	// place when resume is set), or fails with ErrRoomFull, ErrStale (the
+	// resume cannot be honoured; join afresh) or ErrUnavailable.
+	Claim(ctx context.Context, room string, me Place, resume *Resume) (Claim, error)
 	// Release frees p's place in room, if p still holds it.
 	Release(room string, p Place)
 	// Send queues e for node, after everything queued before it.
@@ -93,6 +112,9 @@ type Bus interface {
 var (
 	// ErrRoomFull: the room already has two places taken, on any nodes.
 	ErrRoomFull = errors.New("bus: room full")
+	// ErrStale: a resume token that was superseded or whose place was
+	// ended; the join goes on as a fresh one.
+	ErrStale = errors.New("bus: resume token superseded or ended")
 	// ErrUnavailable: the directory cannot be reached now; try again.
 	ErrUnavailable = errors.New("bus: directory unavailable")
 )
@@ -107,6 +129,6 @@ func (Local) Attach(Receiver)       {}
 func (Local) Ready() error          { return nil }
 func (Local) Release(string, Place) {}
 func (Local) Send(string, Envelope) {}
-func (Local) Claim(_ context.Context, _ string, me Place, _ bool) (Claim, error) {
+func (Local) Claim(_ context.Context, _ string, me Place, _ *Resume) (Claim, error) {
 	return Claim{Me: me}, nil
 }

@@ -169,7 +169,7 @@ func (h *Hub) Places() []bus.RoomPlace {
 	for _, r := range h.rooms {
 		for _, p := range r.peers {
 			if p != nil && p.remote == "" {
-				out = append(out, bus.RoomPlace{Room: r.id, Place: bus.Place{Peer: p.peerID, Node: h.node, Polite: p.polite}})
+				out = append(out, bus.RoomPlace{Room: r.id, Place: bus.Place{Peer: p.peerID, Node: h.node, Polite: p.polite, Gen: p.gen}})
 			}
 		}
 	}

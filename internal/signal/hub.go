@@ -2,7 +2,6 @@ package signal
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,7 +16,8 @@ type Hub struct {
 	cfg  Config
 	log  *slog.Logger
 	bus  bus.Bus
-	node string // this node's id on the bus
+	node string        // this node's id on the bus
+	life [lifeLen]byte // this hub's random id, in the tokens it issues
 
 	mu        sync.Mutex
 	rooms     map[string]*room
@@ -77,6 +77,7 @@ func NewHub(cfg Config, log *slog.Logger) *Hub {
 		places:   map[string]*session{},
 		ips:      map[string]*ipState{},
 		early:    map[earlyKey][]bus.Envelope{},
+		life:     newLife(),
 	}
 	h.bus, h.node = h.cfg.Bus, h.cfg.Bus.Node()
 	h.bus.Attach(h)
@@ -109,141 +110,6 @@ func (h *Hub) Stats() Stats {
 	return st
 }
 
-// join puts s into room id, or gives it back its place if resume is a valid
-// token for this room. The place is claimed from the bus's directory first,
-// without the lock (on NATS that is a round trip); then, under the lock, the
-// joined reply and the partner's peer-joined are queued, so no relay from
-// the partner can overtake them.
-func (h *Hub) join(s *session, id, resume string) *protocol.Error {
-	now := time.Now()
-	h.mu.Lock()
-	if e := h.joinCheckLocked(s, now); e != nil {
-		h.mu.Unlock()
-		return e
-	}
-	tok, resumed := h.parseToken(resume, now)
-	resumed = resumed && tok.room == id
-	me := bus.Place{Peer: newPeerID(), Node: h.node}
-	if resumed {
-		me.Peer, me.Polite = tok.peerID, tok.polite
-	}
-	// Two places already taken here, neither ours: full, whatever the bus says.
-	if r := h.rooms[id]; r != nil && r.peers[0] != nil && r.peers[1] != nil &&
-		r.peers[0].peerID != me.Peer && r.peers[1].peerID != me.Peer {
-		h.mu.Unlock()
-		return errRoomFull()
-	}
-	// Once claimed, a partner on another node may write to us before we
-	// take the place below: keep what arrives and deliver it then.
-	ek := earlyKey{id, me.Peer}
-	h.early[ek] = nil
-	h.mu.Unlock()
-	// Minted outside the lock, for the place (not the connection): a
-	// resumed peer's credentials share its quota with the ones it had.
-	ice := h.cfg.ICEServers(s.host, me.Peer)
-
-	ctx, cancel := context.WithTimeout(context.Background(), joinClaimTimeout)
-	c, err := h.bus.Claim(ctx, id, me, resumed)
-	cancel()
-	if err != nil {
-		h.mu.Lock()
-		delete(h.early, ek)
-		h.mu.Unlock()
-		if errors.Is(err, bus.ErrRoomFull) {
-			return errRoomFull()
-		}
-		h.log.Warn("join: room directory unavailable", "err", err)
-		return protocol.Errorf(protocol.CodeOverCapacity, "the cluster cannot admit anyone right now; try again")
-	}
-
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	early := h.early[ek]
-	delete(h.early, ek)
-	if h.draining {
-		h.bus.Release(id, c.Me)
-		return protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down")
-	}
-	r := h.rooms[id]
-	if r == nil {
-		r = &room{id: id}
-		h.rooms[id] = r
-	}
-	if resumed {
-		// Take back our own place, from a ghost, from a connection of
-		// ours that the server has not yet noticed is dead, or from the
-		// stub of our place on another node.
-		for _, p := range r.peers {
-			if p != nil && p.peerID == me.Peer {
-				h.evictLocked(p)
-			}
-		}
-	}
-	h.mergePartnerLocked(r, c.Partner)
-	slot := -1
-	for i, p := range r.peers {
-		if p == nil {
-			slot = i
-			break
-		}
-	}
-	if slot < 0 {
-		h.bus.Release(id, c.Me)
-		if r.empty() {
-			delete(h.rooms, id)
-		}
-		return errRoomFull()
-	}
-	other := r.peers[1-slot]
-	// The first peer is impolite; a newcomer takes the opposite of whoever
-	// stayed, so a peer who stays keeps its role across the other's reloads.
-	// A peer resuming alone (the server restarted) keeps its old role.
-	polite := false
-	switch {
-	case other != nil:
-		polite = !other.polite
-	case resumed:
-		polite = tok.polite
-	}
-	s.peerID = me.Peer
-	r.peers[slot] = s
-	s.room, s.polite = r, polite
-	s.idleSince = time.Time{}
-	h.places[s.peerID] = s
-	h.cfg.Observer.Joined(resumed)
-	switch {
-	case other == nil:
-		r.since = now
-	case !resumed && other.remote == "":
-		// With the first peer on another node, that node observes it.
-		h.cfg.Observer.Paired(now.Sub(r.since))
-	}
-	joined := &protocol.Joined{
-		V: protocol.Version, Room: id, Polite: polite, PeerPresent: other != nil,
-		ICEServers: ice, PeerID: s.peerID, Resumed: resumed,
-		Resume: h.mintToken(resumeToken{expiry: now.Add(h.cfg.ResumeTTL), polite: polite, peerID: s.peerID, room: id}),
-	}
-	if other != nil {
-		joined.Peer = other.peerID
-	}
-	s.sendMsg(joined)
-	if c.Replaced != nil && c.Replaced.Node != h.node {
-		h.bus.Send(c.Replaced.Node, bus.Envelope{Kind: bus.Evict, Room: id, To: s.peerID, FromNode: h.node})
-	}
-	switch {
-	case other == nil:
-	case other.remote != "":
-		h.bus.Send(other.remote, bus.Envelope{Kind: bus.Joined, Room: id, To: other.peerID, From: s.peerID,
-			FromNode: h.node, Polite: polite, Resumed: resumed})
-	default:
-		other.sendMsg(&protocol.PeerJoined{Peer: s.peerID, Resumed: resumed})
-	}
-	for _, e := range early {
-		h.deliverLocked(e)
-	}
-	return nil
-}
-
 // unplaceLocked forgets p's place in the index HoldsPlace reads.
 func (h *Hub) unplaceLocked(p *session) {
 	if h.places[p.peerID] == p {
@@ -260,50 +126,6 @@ func (h *Hub) HoldsPlace(peerID string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.places[peerID] != nil
-}
-
-// joinClaimTimeout bounds how long a join waits for the room directory.
-const joinClaimTimeout = 5 * time.Second
-
-func errRoomFull() *protocol.Error {
-	return protocol.Errorf(protocol.CodeRoomFull, "the room already has two people in it")
-}
-
-// joinCheckLocked refuses a join for reasons that need no room.
-func (h *Hub) joinCheckLocked(s *session, now time.Time) *protocol.Error {
-	if h.draining {
-		return protocol.Errorf(protocol.CodeShuttingDown, "the server is shutting down")
-	}
-	if s.room != nil {
-		return protocol.Errorf(protocol.CodeAlreadyIn, "this connection is already in a room; leave it first")
-	}
-	if !s.ip.joins.AllowN(now, 1) {
-		return protocol.Errorf(protocol.CodeRateLimited, "too many joins from this address; wait a moment")
-	}
-	return nil
-}
-
-// evictLocked takes p's place away without telling its partner: p is being
-// replaced by a resume of the same peer. A live p is told it was replaced.
-func (h *Hub) evictLocked(p *session) {
-	r := p.room
-	for i, q := range r.peers {
-		if q == p {
-			r.peers[i] = nil
-		}
-	}
-	p.room = nil
-	h.unplaceLocked(p)
-	if p.remote != "" {
-		return // a stub: its node is told by whoever took the place
-	}
-	if p.ghostTimer != nil {
-		p.ghostTimer.Stop()
-	}
-	if !p.ghost {
-		p.sendMsg(&protocol.Bye{Reason: protocol.ByeReplaced})
-		p.stop(closeReplaced)
-	}
 }
 
 // leave takes s out of its room and tells the partner why.

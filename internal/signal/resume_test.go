@@ -2,6 +2,8 @@ package signal
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -163,4 +165,88 @@ func TestTokenForOtherPeerCannotEvict(t *testing.T) {
 	c := dial(t, url)
 	c.send(&protocol.Join{V: protocol.Version, Room: "r", Resume: forged})
 	c.expectError(protocol.CodeRoomFull)
+}
+
+// Each token is good for one resume: after b resumed with its token and got
+// a new one, a replay of the old token cannot evict b's live connection. It
+// joins as a stranger would, into a full room.
+func TestOldTokenCannotEvictNewerConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop bool // b's first connection drops before it resumes (else it is replaced live)
+	}{{"after a drop", true}, {"after replacing a live connection", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, url := startHub(t, Config{})
+			a, b := dial(t, url), dial(t, url)
+			joinWith(a, "r", "")
+			jb := joinWith(b, "r", "")
+			expect[*protocol.PeerJoined](a)
+			if tc.drop {
+				b.conn.Close()
+			}
+			b2 := dial(t, url)
+			if j := joinWith(b2, "r", jb.Resume); !j.Resumed {
+				t.Fatalf("resume: %+v", j)
+			}
+			expect[*protocol.PeerJoined](a)
+
+			replay := dial(t, url)
+			replay.send(&protocol.Join{V: protocol.Version, Room: "r", Resume: jb.Resume})
+			replay.expectError(protocol.CodeRoomFull)
+			// b2 is still the peer: a's relay reaches it, and it was
+			// told nothing before.
+			a.send(candidate(1))
+			if c := expect[*protocol.Candidate](b2); c.Candidate.Candidate != candidate(1).Candidate.Candidate {
+				t.Fatalf("b2 got %+v", c)
+			}
+		})
+	}
+}
+
+// A leave ends the token: it no longer gives the place (id and role) back,
+// and the partner sees a newcomer, not the same peer resumed. So does a
+// grace that ran out.
+func TestLeaveEndsTheToken(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(b *wsClient, a *wsClient)
+	}{
+		{"leave", func(b, a *wsClient) { b.send(&protocol.Leave{}); expect[*protocol.PeerLeft](a) }},
+		{"close frame", func(b, a *wsClient) { b.closeClean(); expect[*protocol.PeerLeft](a) }},
+		{"grace over", func(b, a *wsClient) { b.conn.Close(); expect[*protocol.PeerLeft](a) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, url := startHub(t, Config{ResumeGrace: 100 * time.Millisecond})
+			a, b := dial(t, url), dial(t, url)
+			joinWith(a, "r", "")
+			jb := joinWith(b, "r", "")
+			expect[*protocol.PeerJoined](a)
+			tc.end(b, a)
+			c := dial(t, url)
+			if got := joinWith(c, "r", jb.Resume); got.Resumed || got.PeerID == jb.PeerID {
+				t.Fatalf("joined with an ended token: %+v", got)
+			}
+			if pj := expect[*protocol.PeerJoined](a); pj.Resumed || pj.Peer == jb.PeerID {
+				t.Fatalf("a told %+v, want a newcomer", pj)
+			}
+		})
+	}
+}
+
+// Tokens issued before this change (version 1: no generation, life or
+// node) still take their place back on a restarted server.
+func TestVersion1TokenStillResumes(t *testing.T) {
+	h, url := startHub(t, Config{})
+	peer := newPeerID()
+	id, _ := base64.RawURLEncoding.DecodeString(peer)
+	buf := []byte{tokenVersionV1}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(time.Now().Add(time.Hour).Unix()))
+	buf = append(buf, 1) // polite
+	buf = append(append(buf, id...), "r"...)
+	buf = append(buf, h.tokenMAC(buf)...)
+	c := dial(t, url)
+	got := joinWith(c, "r", base64.RawURLEncoding.EncodeToString(buf))
+	if !got.Resumed || got.PeerID != peer || !got.Polite {
+		t.Fatalf("joined %+v, want peer %s resumed as polite", got, peer)
+	}
 }

@@ -54,6 +54,7 @@ type session struct {
 	room       *room
 	polite     bool
 	peerID     string
+	gen        uint32      // the generation of the place's latest resume token
 	ghost      bool        // the connection has ended; the place waits for a resume
 	ghostTimer *time.Timer // frees the place when the grace period ends
 	idleSince  time.Time   // in no room since then, waiting for a join (idle.go); zero when in one

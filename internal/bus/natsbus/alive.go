@@ -79,6 +79,14 @@ func (l *liveness) alive(node string, now time.Time) bool {
 	return ok && now.Sub(t) <= l.timeout
 }
 
+// heard reports whether node was heard from within the timeout: it is up.
+func (l *liveness) heard(node string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.last[node]
+	return ok && now.Sub(t) <= l.timeout
+}
+
 // expired removes and returns the nodes silent for longer than the timeout.
 func (l *liveness) expired(now time.Time) []string {
 	l.mu.Lock()

@@ -25,7 +25,7 @@ type dirOp struct {
 	ctx     context.Context // claim only
 	room    string
 	place   bus.Place
-	resume  bool
+	resume  *bus.Resume
 	release bool
 	reply   chan claimResult // claim only; buffered
 	resync  []bus.RoomPlace  // write these back (after a reconnect)
@@ -39,7 +39,7 @@ type claimResult struct {
 const maxCAS = 16 // retries of one operation under contention
 
 // Claim takes a place for me in room; see bus.Bus.
-func (b *Bus) Claim(ctx context.Context, room string, me bus.Place, resume bool) (bus.Claim, error) {
+func (b *Bus) Claim(ctx context.Context, room string, me bus.Place, resume *bus.Resume) (bus.Claim, error) {
 	op := dirOp{ctx: ctx, room: room, place: me, resume: resume, reply: make(chan claimResult, 1)}
 	select {
 	case b.dir <- op:
@@ -191,7 +191,7 @@ func write(ctx context.Context, kv jetstream.KeyValue, room string, places []bus
 	return err == nil, err
 }
 
-func (b *Bus) claim(parent context.Context, room string, me bus.Place, resume bool) (bus.Claim, error) {
+func (b *Bus) claim(parent context.Context, room string, me bus.Place, resume *bus.Resume) (bus.Claim, error) {
 	ctx, cancel := b.opCtx(parent)
 	defer cancel()
 	for range maxCAS {
@@ -204,7 +204,10 @@ func (b *Bus) claim(parent context.Context, room string, me bus.Place, resume bo
 		kept := places[:0:0]
 		for _, p := range places {
 			switch {
-			case p.Peer == me.Peer && resume:
+			case p.Peer == me.Peer && resume != nil:
+				if p.Gen > resume.Gen {
+					return bus.Claim{}, bus.ErrStale // a newer token took it
+				}
 				c.Replaced = &p
 			case !b.alive.alive(p.Node, now):
 				// Its node is gone; the place is free. The node's own
@@ -212,6 +215,11 @@ func (b *Bus) claim(parent context.Context, room string, me bus.Place, resume bo
 			default:
 				kept = append(kept, p)
 			}
+		}
+		if resume != nil && c.Replaced == nil && resume.Issuer != b.node && b.alive.heard(resume.Issuer, now) {
+			// The node that issued the token is up and no longer holds
+			// the place: it ended there (leave, grace over).
+			return bus.Claim{}, bus.ErrStale
 		}
 		if len(kept) >= 2 {
 			return bus.Claim{}, bus.ErrRoomFull
