@@ -50,7 +50,7 @@ func TestRelayKeepsItsSize(t *testing.T) {
 }
 
 // rssBytes is this process's resident set, from /proc.
-func rssBytes(t *testing.T) int64 {
+func rssBytes(t testing.TB) int64 {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
