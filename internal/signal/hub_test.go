@@ -3,6 +3,7 @@ package signal
 import (
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,14 +73,19 @@ func TestRoomFull(t *testing.T) {
 }
 
 func TestIceServersFromConfig(t *testing.T) {
+	var mu sync.Mutex // the join goroutine writes, the test reads: a socket between them is no sync for -race
 	var gotHost, gotUser string
 	_, url := startHub(t, Config{ICEServers: func(host, user string) []protocol.ICEServer {
+		mu.Lock()
 		gotHost, gotUser = host, user
+		mu.Unlock()
 		return []protocol.ICEServer{{URLs: []string{"stun:" + host + ":3478"}}}
 	}})
 	a := dial(t, url)
 	a.join("ice")
 	j := expect[*protocol.Joined](a)
+	mu.Lock()
+	defer mu.Unlock()
 	if len(j.ICEServers) != 1 || j.ICEServers[0].URLs[0] != "stun:127.0.0.1:3478" || gotHost != "127.0.0.1" {
 		t.Fatalf("iceServers = %+v (host %q), want the configured stun URL for 127.0.0.1", j.ICEServers, gotHost)
 	}

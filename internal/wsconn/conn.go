@@ -32,8 +32,8 @@ type Options struct {
 	// SendQueueBytes bounds the bytes of the frames waiting to be written
 	// (default 256 KiB): a Send that would take the queue past it fails
 	// with ErrQueueFull, so a client that does not read costs at most this
-	// much, however large the messages sent to it. It must be at least the
-	// largest message sent, plus its 10-byte header.
+	// much (or one frame, if a frame is larger), however large the
+	// messages sent to it.
 	SendQueueBytes int
 	// CloseWait is how long to wait for the client's close frame after
 	// ours before dropping the connection (default 1 s).

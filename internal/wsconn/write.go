@@ -48,9 +48,12 @@ func (c *Conn) write(hdr, p []byte) error {
 // fitsLocked reports whether an n-byte frame may be sent: the queue has
 // room for one more frame and for n more bytes. The bytes are counted as if
 // none of the frame went out at once, so what a slow client makes the
-// server hold is bounded by SendQueueBytes whatever sizes it is sent.
+// server hold is bounded by SendQueueBytes whatever sizes it is sent. A
+// frame larger than the bound still goes to a client with nothing queued:
+// a single message is never refused for its size alone.
 func (c *Conn) fitsLocked(n int) bool {
-	return len(c.q) < c.opts.SendQueue && c.qBytes+c.flight+n <= c.opts.SendQueueBytes
+	held := c.qBytes + c.flight
+	return len(c.q) < c.opts.SendQueue && (held == 0 || held+n <= c.opts.SendQueueBytes)
 }
 
 // dropQueueLocked forgets every queued frame (the one being written, if

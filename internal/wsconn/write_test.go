@@ -39,3 +39,18 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 		})
 	}
 }
+
+// A message larger than the byte bound still reaches a client that keeps
+// up: the bound is on what waits, not on one message's size.
+func TestLargeFrameToAnIdleQueue(t *testing.T) {
+	rec := &recorder{}
+	ws := dial(t, serve(t, Options{SendQueueBytes: 1024, ReadLimit: 1 << 20}, rec, true)) // TLS: every frame is queued
+	c := <-rec.conns
+	big := bytes.Repeat([]byte("x"), 100<<10)
+	if err := c.Send(big); err != nil {
+		t.Fatalf("Send of 100 KiB with nothing queued: %v", err)
+	}
+	if got := readText(t, ws); len(got) != len(big) {
+		t.Fatalf("got %d bytes", len(got))
+	}
+}
