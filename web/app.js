@@ -26,6 +26,7 @@ import { Files, MAX_FILE } from "./files.js";
 import { StatsPanel } from "./stats.js";
 import { drawTransferItem } from "./fileview.js";
 import { CallControls } from "./callcontrols.js";
+import { cleanText } from "./text.js";
 
 /** @typedef {keyof typeof en.state} State */
 
@@ -578,7 +579,7 @@ function onChannelMessage(data) {
     remote.screen = msg.screen === true;
     showRemote();
   } else if (msg.type === "hello") {
-    remote.name = typeof msg.name === "string" ? msg.name.trim().slice(0, MAX_NAME) : "";
+    remote.name = typeof msg.name === "string" ? cleanText(msg.name, MAX_NAME) : "";
     showRemote();
     for (const li of el.chatLog.querySelectorAll("li.them .who")) li.textContent = remote.name || S.them;
   } else if (files) {

@@ -10,6 +10,8 @@
 // sending more, so a big file never fills the browser's buffer (which
 // closes the channel in Chromium) and chat lines still get through.
 
+import { cleanText } from "./text.js";
+
 /** Bytes of file data per binary message; 16 KiB crosses every browser. */
 export const CHUNK = 16 * 1024;
 /** Pause sending while more than this is queued in the channel. */
@@ -26,6 +28,14 @@ export const MAX_FILE = 256 * 1024 * 1024;
 export const MAX_INCOMING = 200;
 /** Longest file name kept, in characters. */
 const MAX_NAME = 255;
+/**
+ * The type every received file gets, whatever the sender said: a blob:
+ * URL belongs to duet's origin, so a received text/html or SVG file
+ * opened from it would run its script there (with duet's storage and
+ * camera permission, and without its CSP). As octet-stream it can only
+ * be saved. The sender's type is kept in the transfer, for show.
+ */
+export const RECEIVED_TYPE = "application/octet-stream";
 
 /**
  * @typedef {"active"|"verifying"|"done"|"bad"|"cancelled"} TransferState
@@ -79,7 +89,7 @@ export class Files {
     if (file.size > MAX_FILE) return null;
     /** @type {Transfer} */
     const t = {
-      id: newId(), dir: "out", name: file.name.slice(0, MAX_NAME), size: file.size,
+      id: newId(), dir: "out", name: cleanText(file.name, MAX_NAME) || "file", size: file.size,
       mime: file.type || "", done: 0, state: "active", sha256: "", url: "",
     };
     this.all.set(t.id, t);
@@ -178,8 +188,8 @@ export class Files {
     }
     /** @type {Transfer} */
     const t = {
-      id: msg.id, dir: "in", name: typeof msg.name === "string" && msg.name ? msg.name.slice(0, MAX_NAME) : "file",
-      size: msg.size, mime: typeof msg.mime === "string" ? msg.mime.slice(0, 100) : "",
+      id: msg.id, dir: "in", name: (typeof msg.name === "string" && cleanText(msg.name, MAX_NAME)) || "file",
+      size: msg.size, mime: typeof msg.mime === "string" ? cleanText(msg.mime, 100) : "",
       done: 0, state: "active", sha256: "", url: "",
     };
     this.all.set(t.id, t);
@@ -218,7 +228,7 @@ export class Files {
     }
     t.state = "verifying";
     this.onUpdate(t);
-    const blob = new Blob(/** @type {BlobPart[]} */ (parts), { type: t.mime });
+    const blob = new Blob(/** @type {BlobPart[]} */ (parts), { type: RECEIVED_TYPE });
     t.sha256 = await sha256Hex(await blob.arrayBuffer());
     if (t.state !== "verifying") return; // cancelled meanwhile
     const good = typeof msg.sha256 === "string" && msg.sha256.toLowerCase() === t.sha256;
