@@ -1,20 +1,11 @@
-// app.js — the page: which view to show, the call status, buttons and chat.
-// The wire protocol lives in signaling.js, the peer connection in call.js,
-// media in media.js and every visible string in strings.js; this file only
-// ties them to the DOM.
+// app.js — the page: it wires the parts and runs a call's life. The wire
+// protocol is signaling.js, the peer connection call.js, media media.js;
+// the screen is stage.js (video, card, top bar), controlbar.js (the bar
+// and its menu), callcontrols.js (own media), panels.js (chat, devices,
+// connection info), chat.js; the state has one owner, store.js; every
+// visible string is in strings.js.
 //
-// Test hook: window.duet (docs/ui.md). Tests read, never drive, through it:
-//   window.duet.pc()       the current RTCPeerConnection, or null
-//   window.duet.state()    the call state (the data-state of call-status)
-//   window.duet.room()     the room id, "" on the home page
-//   window.duet.joined()   whether the server has answered our join
-//   window.duet.chatOpen() whether the chat data channel is open
-//   window.duet.media()    "audio-video", "audio-only", "video-only" or "receive-only"
-//   window.duet.lang()     "en" or "zh-CN", the language shown
-//   window.duet.remote()   what the other side said of itself: {audio, video, screen, name}
-//   window.duet.stats()    the last connection info sample (stats.js), or null
-//   window.duet.statsHistory() how many samples the chart holds (at most 60)
-//   window.duet.files()    every file transfer of this connection (files.js)
+// Test hook: window.duet (docs/ui.md). Tests read, never drive, through it.
 
 import { Signaling, newRoomId, ROOM_RE, signalingURL } from "./signaling.js";
 import { Call } from "./call.js";
@@ -22,241 +13,131 @@ import { getLocalMedia, stopMedia } from "./media.js";
 import { reportCallOutcome } from "./report.js";
 import { verifyCode } from "./verify.js";
 import { en, zh, pickLang, saveLang } from "./strings.js";
-import { Files, MAX_FILE } from "./files.js";
 import { StatsPanel } from "./stats.js";
-import { drawTransferItem } from "./fileview.js";
 import { CallControls } from "./callcontrols.js";
-import { cleanText } from "./text.js";
+import { Store, NO_REMOTE } from "./store.js";
+import { Stage } from "./stage.js";
+import { ControlBar } from "./controlbar.js";
+import { Panels } from "./panels.js";
+import { Chat, MAX_NAME } from "./chat.js";
+import { Attention } from "./attention.js";
+import { WakeLock } from "./wakelock.js";
+import { bindElements, fillStrings } from "./dom.js";
+import { setButton } from "./icons.js";
 
-/** @typedef {keyof typeof en.state} State */
-
-/** The strings shown; the language switch swaps them. */
-let S = pickLang();
-
-/** @param {string} id @returns {any} */
-const $ = (id) => document.getElementById(id);
-
-const el = {
-  status: $("status"),
-  home: $("home"),
-  call: $("call"),
-  newCall: $("new-call"),
-  joinForm: $("join-form"),
-  joinCode: $("join-code"),
-  joinError: $("join-error"),
-  remoteVideo: $("remote-video"),
-  localVideo: $("local-video"),
-  notice: $("media-notice"),
-  lanMode: $("lan-mode"),
-  verify: $("verify"),
-  verifyCode: $("verify-code"),
-  stage: $("stage"),
-  chat: $("chat"),
-  share: $("share"),
-  roomLink: $("room-link"),
-  copy: $("copy"),
-  hangup: $("hangup"),
-  rejoin: $("rejoin"),
-  chatLog: $("chat-log"),
-  chatForm: $("chat-form"),
-  chatInput: $("chat-input"),
-  chatSend: $("chat-send"),
-  lang: $("lang-switch"),
-  homeName: $("home-name"),
-  callName: $("call-name"),
-  mute: $("mute"),
-  camera: $("camera"),
-  screen: $("screen"),
-  pip: $("pip"),
-  fullscreen: $("fullscreen"),
-  devicesButton: $("devices-button"),
-  infoButton: $("info-button"),
-  devices: $("devices"),
-  stats: $("stats"),
-  cameraSelect: $("camera-select"),
-  micSelect: $("mic-select"),
-  speakerSelect: $("speaker-select"),
-  speakerRow: $("speaker-row"),
-  remoteName: $("remote-name"),
-  remoteMuted: $("remote-muted"),
-  remoteCameraOff: $("remote-camera-off"),
-  remoteSharing: $("remote-sharing"),
-  fileInput: $("file-input"),
-  fileError: $("file-error"),
-  fileList: $("file-list"),
-  shortcuts: $("shortcuts"),
-};
-
-/** Controls that only make sense in a call, hidden once it is over. */
-const inCallOnly = [el.mute, el.camera, el.screen, el.pip, el.fullscreen, el.devicesButton, el.infoButton, el.shortcuts];
-
-/** Longest display name, in characters (docs/protocol.md, hello). */
-const MAX_NAME = 64;
+const el = bindElements();
 const NAME_KEY = "duet.name";
-
-const params = new URLSearchParams(location.search);
 // ?relay=1 sends all media through TURN: for testing the relay path.
-const relayOnly = params.get("relay") === "1";
+const relayOnly = new URLSearchParams(location.search).get("relay") === "1";
 
-/** @type {State} */
-let state = "idle";
-let room = "";
-/** @type {Call|null} */
-let call = null;
-/** @type {Signaling|null} */
-let signaling = null;
-/** @type {import("./media.js").LocalMedia|null} */
-let local = null;
-/** What the last joined said: our role and the ICE servers to use. */
-let session = { polite: false, /** @type {RTCIceServer[]} */ iceServers: [] };
-let joinAnswered = false; // the server has sent "joined" (for tests: window.duet.joined)
-/** File transfers over the current connection's chat channel, once open. */
-/** @type {Files|null} */
-let files = null;
-/** What the other side last said of itself (media and hello messages). */
-let remote = { audio: true, video: true, screen: false, name: "" };
-/** Mute, camera, screen, devices, PiP, full screen and their keys. */
+/** @type {Store<import("./store.js").AppState>} */
+const store = new Store({
+  state: "idle", room: "", joined: false, polite: false, iceServers: [], S: pickLang(),
+  remote: NO_REMOTE, panel: "", unread: 0, chatOpen: false, connectedAt: 0, verify: "", music: false,
+  call: null, signaling: null, local: null, files: null,
+});
+const get = () => store.get();
+
+const attention = new Attention(() => get().S);
+const wakeLock = new WakeLock();
+const stage = new Stage(store, el);
 const controls = new CallControls({
   el,
-  strings: () => S,
-  pc: () => (call ? call.pc : null),
-  stream: () => (local ? local.stream : null),
-  changed: () => sendMediaState(),
-});
-
-const stats = new StatsPanel({
-  root: el.stats,
-  chart: $("stats-chart"),
-  pc: () => (call ? call.pc : null),
-  strings: () => S,
-  fields: {
-    none: $("stats-none"), list: $("stats-list"), path: $("stats-path"), candidates: $("stats-candidates"),
-    rtt: $("stats-rtt"), send: $("stats-send"), recv: $("stats-recv"), loss: $("stats-loss"),
-    videoIn: $("stats-video-in"), videoOut: $("stats-video-out"), codecs: $("stats-codecs"),
+  strings: () => get().S,
+  pc: () => get().call?.pc || null,
+  stream: () => get().local?.stream || null,
+  changed: () => chat.send({ type: "media", ...controls.mediaState() }),
+  notice: (text) => {
+    el.notice.textContent = text;
+    el.notice.hidden = false;
   },
 });
+const panels = new Panels(store, {
+  chat: { panel: el.chat, button: el.chatButton, focus: () => (el.chatInput.disabled ? null : el.chatInput) },
+  devices: { panel: el.devices, button: el.devicesButton, focus: () => el.callName },
+  stats: { panel: el.stats, button: el.infoButton, focus: () => null },
+});
+const bar = new ControlBar(store, el, { toggleChat: () => panels.toggle("chat") });
+const chat = new Chat(store, el, {
+  onLine: () => attention.alert("chat"),
+  mediaState: () => controls.mediaState(),
+  name: () => el.callName.value.trim().slice(0, MAX_NAME),
+});
+const stats = new StatsPanel({
+  root: el.stats,
+  chart: el.statsChart,
+  pc: () => get().call?.pc || null,
+  strings: () => get().S,
+  fields: {
+    none: el.statsNone, list: el.statsList, path: el.statsPath, candidates: el.statsCandidates,
+    rtt: el.statsRtt, send: el.statsSend, recv: el.statsRecv, loss: el.statsLoss,
+    videoIn: el.statsVideoIn, videoOut: el.statsVideoOut, codecs: el.statsCodecs,
+  },
+  onSample: (s) => stage.renderSignal(s),
+});
+stage.onSignalClick = () => panels.toggle("stats");
 
 window.duet = {
-  pc: () => (call ? call.pc : null),
-  state: () => state,
-  room: () => room,
-  joined: () => joinAnswered,
-  chatOpen: () => !!call && call.chatOpen(),
-  media: () => (local ? local.mode : ""),
-  lang: () => S.lang,
-  remote: () => ({ ...remote }),
+  pc: () => get().call?.pc || null,
+  state: () => get().state,
+  room: () => get().room,
+  joined: () => get().joined,
+  chatOpen: () => !!get().call && get().call.chatOpen(),
+  media: () => get().local?.mode || "",
+  lang: () => get().S.lang,
+  remote: () => ({ ...get().remote }),
   stats: () => (stats.last ? { ...stats.last } : null),
   statsHistory: () => stats.history.length,
-  files: () => (files ? Array.from(files.all.values(), (t) => ({ ...t })) : []),
+  files: () => Array.from(get().files?.all.values() || [], (t) => ({ ...t })),
   // The raw chat channel, so a test can behave as a hostile peer would.
-  channel: () => (call ? call.chat : null),
+  channel: () => get().call?.chat || null,
+  panel: () => get().panel,
+  unread: () => get().unread,
+  wakeLock: () => wakeLock.status,
 };
 
-/**
- * Shows a call state in call-status and sets which controls make sense.
- * @param {State} s
- * @param {string} [detail] appended to the state's text (for errors)
- */
+/** @param {import("./store.js").CallState} s @param {string} [detail] appended (errors) */
 function setState(s, detail = "") {
+  const before = get().state;
   // Logged for whoever debugs a call (and for test logs on failure).
-  if (s !== state) console.info("duet: state " + state + " -> " + s);
-  state = s;
-  el.status.textContent = S.state[s] + detail;
-  el.status.dataset.state = s;
-  document.body.dataset.state = s;
-  // After the call (hung up, refused) the videos and chat are gone; what
-  // is left is the way back in, or to a new call.
-  const over = s === "ended" || s === "room-full" || s === "error";
-  el.hangup.hidden = over;
-  el.rejoin.hidden = !over;
-  el.rejoin.textContent = s === "ended" ? S.rejoin : S.retry;
-  el.home.hidden = !over;
-  el.stage.hidden = over;
-  el.chat.hidden = over;
-  el.share.hidden = over || s === "connected";
-  for (const b of inCallOnly) b.hidden = over;
-  // Offered only where the browser has them (no PiP in Firefox's API).
-  if (!document.pictureInPictureEnabled) el.pip.hidden = true;
-  if (!document.fullscreenEnabled) el.fullscreen.hidden = true;
-  if (over) {
-    el.notice.hidden = true;
-    el.devices.hidden = true;
-    el.stats.hidden = true;
-    el.devicesButton.setAttribute("aria-expanded", "false");
-    el.infoButton.setAttribute("aria-expanded", "false");
+  if (s !== before) console.info("duet: state " + before + " -> " + s);
+  stage.setError(detail);
+  /** @type {Partial<import("./store.js").AppState>} */
+  const patch = { state: s };
+  if (s === "ended" || s === "room-full" || s === "error") patch.panel = "";
+  store.set(patch);
+  wakeLock.want(s === "connected" || (s === "reconnecting" && get().connectedAt > 0));
+}
+
+store.subscribe((now, before) => {
+  if (now.S !== before.S) {
+    fillStrings(el, now.S);
+    showNotice();
+    attention.renderTitle();
+    controls.render();
+    stats.render();
+    controls.fillDevices();
+    renderMenu();
   }
-}
+  if (now.panel !== before.panel) {
+    if (now.panel === "stats") stats.render();
+    if (now.panel === "devices") controls.fillDevices();
+  }
+});
 
-/** Puts every visible string of the current language in the page. */
-function fillStrings() {
-  document.documentElement.lang = S.lang;
-  document.title = S.title;
-  $("title").textContent = S.title;
-  el.lang.textContent = S.langSwitch;
-  el.lang.title = S.langSwitchLabel;
+function renderMenu() {
+  const S = get().S;
+  setButton(el.lang, "globe", S.langSwitch, { labelHidden: false, title: S.langSwitchLabel });
   el.lang.lang = S === en ? "zh-CN" : "en";
-  $("tagline").textContent = S.tagline;
-  el.newCall.textContent = S.newCall;
-  $("name-label").textContent = S.nameLabel;
-  $("name-label-call").textContent = S.nameLabel;
-  el.homeName.placeholder = S.namePlaceholder;
-  el.callName.placeholder = S.namePlaceholder;
-  $("join-label").textContent = S.joinLabel;
-  el.joinCode.placeholder = S.joinPlaceholder;
-  $("join-button").textContent = S.joinButton;
-  $("check-link").textContent = S.checkLink;
-  if (!el.joinError.hidden) el.joinError.textContent = S.badCode;
-  $("share-label").textContent = S.shareLabel;
-  el.lanMode.textContent = S.lanMode;
-  $("verify-label").textContent = S.verifyLabel;
-  $("qr").alt = S.qrAlt;
-  el.verify.title = S.verifyHelp;
-  el.copy.textContent = S.copy;
-  el.hangup.textContent = S.hangup;
-  el.rejoin.textContent = state === "ended" ? S.rejoin : S.retry;
-  $("chat-title").textContent = S.chatTitle;
-  el.chatInput.placeholder = call && call.chatOpen() ? S.chatPlaceholder : S.chatClosed;
-  el.chatSend.textContent = S.chatSend;
-  $("file-label-text").textContent = S.fileLabel;
-  el.fileInput.setAttribute("aria-label", S.fileLabel);
-  el.pip.textContent = S.pip;
-  el.fullscreen.textContent = S.fullscreen;
-  el.devicesButton.textContent = S.devicesTitle;
-  el.infoButton.textContent = S.info;
-  el.shortcuts.textContent = S.shortcuts;
-  $("devices-title").textContent = S.devicesTitle;
-  $("camera-label").textContent = S.camera;
-  $("mic-label").textContent = S.microphone;
-  $("speaker-label").textContent = S.speaker;
-  $("stats-title").textContent = S.statsTitle;
-  $("stats-none").textContent = S.statsNone;
-  $("stats-path-label").textContent = S.statsPath;
-  $("stats-candidates-label").textContent = S.statsCandidates;
-  $("stats-rtt-label").textContent = S.statsRtt;
-  $("stats-send-label").textContent = S.statsSend;
-  $("stats-recv-label").textContent = S.statsRecv;
-  $("stats-loss-label").textContent = S.statsLoss;
-  $("stats-video-in-label").textContent = S.statsVideoIn;
-  $("stats-video-out-label").textContent = S.statsVideoOut;
-  $("stats-codecs-label").textContent = S.statsCodecs;
-  el.remoteMuted.textContent = S.remoteMuted;
-  el.remoteCameraOff.textContent = S.remoteCameraOff;
-  el.remoteSharing.textContent = S.remoteSharing;
-  el.status.textContent = S.state[state];
-  if (local) showNotice();
-  for (const li of el.chatLog.querySelectorAll("li.me .who")) li.textContent = S.me;
-  for (const li of el.chatLog.querySelectorAll("li.them .who")) li.textContent = remote.name || S.them;
-  controls.render();
-  stats.render();
-  if (files) for (const t of files.all.values()) drawTransfer(t);
-  controls.fillDevices();
+  setButton(el.notify, "bell", S.notify, { labelHidden: false, title: attention.notifyBlocked() ? S.notifyBlocked : S.notify });
+  el.notify.setAttribute("aria-checked", String(attention.notify));
+  el.notify.disabled = attention.notifyBlocked();
 }
 
-/** Switches between English and Chinese, and remembers it. */
 function switchLang() {
-  S = S === en ? zh : en;
+  const S = get().S === en ? zh : en;
   saveLang(S);
-  fillStrings();
+  store.set({ S });
 }
 
 /** Goes to a room page, keeping the query (such as ?relay=1). @param {string} id */
@@ -264,10 +145,7 @@ function goToRoom(id) {
   location.assign("/r/" + id + location.search);
 }
 
-/**
- * The room id in a code or a pasted link, or "".
- * @param {string} input
- */
+/** The room id in a code or a pasted link, or "". @param {string} input */
 function parseRoom(input) {
   const s = input.trim();
   const m = s.match(/\/r\/([A-Za-z0-9_-]{1,64})(?:[?#/]|$)/);
@@ -276,14 +154,14 @@ function parseRoom(input) {
 }
 
 async function enterRoom() {
-  el.call.hidden = false;
+  const room = get().room;
   el.roomLink.value = location.origin + "/r/" + room;
-  $("qr").src = "/qr/" + room; // the same link, drawn by the server
+  el.qr.src = "/qr/" + room; // the same link, drawn by the server
   setState("media");
-  stopMedia(local && local.stream); // from before a rejoin
-  local = await getLocalMedia();
-  el.localVideo.srcObject = local.stream;
-  el.localVideo.hidden = !local.stream || local.stream.getVideoTracks().length === 0;
+  stopMedia(get().local?.stream || null); // from before a rejoin
+  const local = await getLocalMedia(controls.audioConstraints());
+  store.set({ local });
+  controls.showPreview();
   showNotice();
   controls.render();
   controls.fillDevices();
@@ -292,48 +170,44 @@ async function enterRoom() {
 }
 
 function showNotice() {
-  const why = local ? mediaNotice(local) : "";
+  const m = get().local;
+  const S = get().S;
+  let why = "";
+  if (m) {
+    if (m.problem === "denied" || m.problem === "insecure" || m.problem === "in-use") why = S.media[m.problem];
+    else if (m.mode === "receive-only") why = S.media["no-device"];
+    else if (m.mode === "audio-only" || m.mode === "video-only") why = S.media[m.mode];
+  }
   el.notice.textContent = why;
   el.notice.hidden = !why;
 }
 
-/**
- * Why the person has less than camera and microphone, in words, or "".
- * @param {import("./media.js").LocalMedia} m
- */
-function mediaNotice(m) {
-  if (m.problem === "denied" || m.problem === "insecure" || m.problem === "in-use") return S.media[m.problem];
-  if (m.mode === "receive-only") return S.media["no-device"];
-  if (m.mode === "audio-only" || m.mode === "video-only") return S.media[m.mode];
-  return "";
-}
-
 function connect() {
-  signaling = new Signaling({
+  const signaling = new Signaling({
     url: signalingURL(location),
-    room,
+    room: get().room,
     onMessage,
     onStatus: (status) => {
       // Media flows peer to peer, so a connected call stays "connected"
       // while signaling reconnects behind it.
-      if (status === "reconnecting" && state !== "connected" && state !== "server-gone") {
-        setState("reconnecting");
-      }
+      const s = get().state;
+      if (status === "reconnecting" && s !== "connected" && s !== "server-gone") setState("reconnecting");
     },
   });
+  store.set({ signaling });
   setState("waiting");
   signaling.connect();
 }
 
 /** @param {{type: string, [key: string]: any}} msg */
 function onMessage(msg) {
+  const call = get().call;
   switch (msg.type) {
     case "joined":
-      session = { polite: !!msg.polite, iceServers: msg.iceServers || [] };
-      joinAnswered = true;
+      store.set({ polite: !!msg.polite, iceServers: msg.iceServers || [], joined: true });
       // No ICE servers at all is what LAN mode (--lan) hands out: only
       // host candidates, so say why a call from elsewhere cannot connect.
-      el.lanMode.hidden = session.iceServers.length !== 0;
+      el.lanMode.hidden = get().iceServers.length !== 0;
       if (msg.peerPresent) {
         peerArrived(msg.peer, !!msg.resumed);
       } else if (msg.resumed && call && (call.pc.connectionState === "connected" || call.outage)) {
@@ -342,11 +216,12 @@ function onMessage(msg) {
         // resumes too (peer-joined, same id) or the connection fails.
       } else {
         closeCall();
-        if (state !== "peer-left") setState("waiting");
+        if (get().state !== "peer-left") setState("waiting");
       }
       break;
     case "peer-joined":
       peerArrived(msg.peer, !!msg.resumed);
+      if (!msg.resumed) attention.alert("joined");
       break;
     case "peer-left":
       closeCall();
@@ -367,8 +242,9 @@ function onMessage(msg) {
 
 /** @param {{code: string, message: string, ref?: string}} msg */
 function onError(msg) {
+  const signaling = get().signaling;
   if (msg.code === "room-full") {
-    signaling && signaling.close();
+    signaling?.close();
     setState("room-full");
   } else if (msg.code === "too-many-connections" || msg.code === "over-capacity" || msg.code === "shutting-down") {
     // The server closes this connection itself; the socket then
@@ -376,9 +252,9 @@ function onError(msg) {
     console.warn("signaling: " + msg.code + "; reconnecting");
   } else if (msg.code === "rate-limited" && msg.ref === "join") {
     // Not admitted, but the connection stays open: try again later.
-    signaling && signaling.reconnect();
+    signaling?.reconnect();
   } else if (msg.ref === "join") {
-    signaling && signaling.close();
+    signaling?.close();
     setState("error", msg.message);
   } else {
     console.warn("signaling error", msg.code, msg.message);
@@ -388,219 +264,79 @@ function onError(msg) {
 /**
  * The other peer is in the room. The same peer back from a signaling
  * outage keeps its connection; anyone else gets a fresh one.
- * @param {string} peerId
- * @param {boolean} resumed
+ * @param {string} peerId @param {boolean} resumed
  */
 function peerArrived(peerId, resumed) {
-  if (call && resumed && peerId && call.peerId === peerId) {
-    call.peerBack(); // re-sends a cut offer, or restarts ICE (impolite side)
-    call.connectionChanged();
+  const old = get().call;
+  if (old && resumed && peerId && old.peerId === peerId) {
+    old.peerBack(); // re-sends a cut offer, or restarts ICE (impolite side)
+    old.connectionChanged();
     return;
   }
   closeCall();
   setState("connecting");
   const c = new Call({
-    send: (m) => (signaling ? signaling.send(m) : false),
-    polite: session.polite,
-    iceServers: session.iceServers, // unchanged, as the server gave them
+    send: (m) => get().signaling?.send(m) || false,
+    polite: get().polite,
+    iceServers: get().iceServers, // unchanged, as the server gave them
     relayOnly,
-    localStream: local && local.stream,
+    localStream: get().local?.stream || null,
     peerId,
     onTrack: (stream) => {
+      // The call's own stream of the receivers' tracks: the same tracks
+      // whatever a renegotiation or rollback does to the browser's streams.
       if (el.remoteVideo.srcObject !== stream) el.remoteVideo.srcObject = stream;
       el.remoteVideo.play().catch(() => {
         // Autoplay refused (no camera, no gesture): let a tap start it.
         el.remoteVideo.controls = true;
       });
     },
-    onState: (s) => call === c && callStateChanged(s),
-    onChat: (text) => addChatLine("them", text),
-    onChatOpen: (open) => call === c && setChatOpen(open),
+    onState: (s) => get().call === c && callStateChanged(s),
+    onChat: (text) => chat.addLine("them", text),
+    onChatOpen: (open) => get().call === c && store.set({ chatOpen: open }),
   });
-  call = c;
-  remote = { audio: true, video: true, screen: false, name: "" };
-  showRemote();
+  store.set({ call: c, remote: NO_REMOTE, connectedAt: 0, verify: "" });
   controls.render(); // screen sharing needs a connection
   // The app's own messages on the chat channel (media state, name,
-  // files); call.js handles text lines and ignores the rest, and this
-  // listener ignores text.
-  c.chat.addEventListener("message", (ev) => call === c && onChannelMessage(ev.data));
+  // files); call.js handles text lines and ignores the rest.
+  c.chat.addEventListener("message", (ev) => get().call === c && chat.onChannelMessage(ev.data));
   reportCallOutcome(c.pc);
 }
 
-/**
- * Shows the verify code of c once it is connected (an ICE restart keeps
- * the certificates, so the code stays the same).
- * @param {Call | null} c
- */
-async function showVerifyCode(c) {
-  if (!c) return;
-  const code = await verifyCode(c.pc);
-  if (call !== c || !code) return;
-  el.verifyCode.textContent = code;
-  el.verify.hidden = false;
-}
-
 /** @param {import("./call.js").CallState} s */
-function callStateChanged(s) {
+async function callStateChanged(s) {
   if (s === "connected") {
+    if (!get().connectedAt) store.set({ connectedAt: Date.now() });
     setState("connected");
-    showVerifyCode(call);
-  }
-  else if (s === "failed") setState("failed");
+    // An ICE restart keeps the certificates, so the code stays the same.
+    const c = get().call;
+    const code = c ? await verifyCode(c.pc) : "";
+    if (code && get().call === c) store.set({ verify: code });
+  } else if (s === "failed") setState("failed");
   else if (s === "reconnecting") setState("reconnecting"); // ICE restart under way
   else if (s === "new" || s === "connecting" || s === "disconnected") setState("connecting");
 }
 
 function closeCall() {
+  const call = get().call;
   if (!call) return;
-  el.verify.hidden = true;
   controls.stopSharing();
   call.close();
-  call = null;
   el.remoteVideo.srcObject = null;
   el.remoteVideo.controls = false;
-  setChatOpen(false);
-  showRemote();
+  store.set({ chatOpen: false });
+  store.set({ call: null, verify: "", connectedAt: 0 });
   controls.render();
 }
 
 function hangUp() {
-  if (signaling) signaling.leave();
-  signaling = null;
+  get().signaling?.leave();
+  store.set({ signaling: null });
   closeCall();
-  stopMedia(local && local.stream);
+  stopMedia(get().local?.stream || null);
   el.localVideo.srcObject = null;
-  el.localVideo.hidden = true;
   stats.stop();
   setState("ended");
-}
-
-/** @param {boolean} open */
-function setChatOpen(open) {
-  el.chatInput.disabled = !open;
-  el.chatSend.disabled = !open;
-  el.fileInput.disabled = !open;
-  el.chatInput.placeholder = open ? S.chatPlaceholder : S.chatClosed;
-  if (files) files.close();
-  files = null;
-  if (open && call) {
-    files = new Files(call.chat, drawTransfer);
-    sendMediaState();
-    sendHello();
-  }
-}
-
-/**
- * Adds one line to the chat log; the text goes in as text, never HTML.
- * @param {"me"|"them"} who
- * @param {string} text
- */
-function addChatLine(who, text) {
-  const li = document.createElement("li");
-  li.className = who;
-  const name = document.createElement("span");
-  name.className = "who";
-  name.textContent = who === "me" ? S.me : remote.name || S.them;
-  const body = document.createElement("span");
-  body.className = "text";
-  body.textContent = text;
-  li.append(name, body);
-  el.chatLog.append(li);
-  el.chatLog.scrollTop = el.chatLog.scrollHeight;
-}
-
-function wire() {
-  el.newCall.addEventListener("click", () => goToRoom(newRoomId()));
-  el.joinForm.addEventListener("submit", (/** @type {Event} */ ev) => {
-    ev.preventDefault();
-    const id = parseRoom(el.joinCode.value);
-    el.joinError.textContent = id ? "" : S.badCode;
-    el.joinError.hidden = !!id;
-    if (id) goToRoom(id);
-  });
-  el.copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(el.roomLink.value);
-    } catch {
-      el.roomLink.select(); // no clipboard API (plain http): select for the person
-      return;
-    }
-    el.copy.textContent = S.copied;
-    setTimeout(() => (el.copy.textContent = S.copy), 2000);
-  });
-  el.hangup.addEventListener("click", hangUp);
-  el.rejoin.addEventListener("click", () => {
-    el.rejoin.hidden = true;
-    enterRoom();
-  });
-  el.chatForm.addEventListener("submit", (/** @type {Event} */ ev) => {
-    ev.preventDefault();
-    const text = el.chatInput.value.trim();
-    if (!text || !call) return;
-    if (call.sendChat(text)) {
-      addChatLine("me", text);
-      el.chatInput.value = "";
-    } else if (call.chatOpen()) {
-      el.chatInput.setCustomValidity(S.chatTooLong);
-      el.chatInput.reportValidity();
-    }
-  });
-  el.chatInput.addEventListener("input", () => el.chatInput.setCustomValidity(""));
-  wireControls();
-  // Tell the other side at once rather than after a timeout; the socket's
-  // close frame would too, but leave says it explicitly.
-  window.addEventListener("pagehide", () => signaling && signaling.leave());
-  // Back from the back-forward cache the page has left its room; start over.
-  window.addEventListener("pageshow", (ev) => ev.persisted && room && location.reload());
-}
-
-/**
- * One message of the chat channel that is not a text line: the other
- * side's media state and name (docs/protocol.md), or a file. Binary
- * messages are file bytes.
- * @param {any} data
- */
-function onChannelMessage(data) {
-  if (typeof data !== "string") {
-    if (files) files.handleBinary(data);
-    return;
-  }
-  let msg;
-  try {
-    msg = JSON.parse(data);
-  } catch {
-    return; // call.js has said so already
-  }
-  if (!msg || typeof msg !== "object") return;
-  if (msg.type === "media") {
-    remote.audio = msg.audio !== false;
-    remote.video = msg.video !== false;
-    remote.screen = msg.screen === true;
-    showRemote();
-  } else if (msg.type === "hello") {
-    remote.name = typeof msg.name === "string" ? cleanText(msg.name, MAX_NAME) : "";
-    showRemote();
-    for (const li of el.chatLog.querySelectorAll("li.them .who")) li.textContent = remote.name || S.them;
-  } else if (files) {
-    files.handle(msg); // file-*; anything else is for a newer app
-  }
-}
-
-/** @param {object} msg */
-function sendChannel(msg) {
-  if (call && call.chatOpen()) call.chat.send(JSON.stringify(msg));
-}
-
-/** Tells the other side whether our microphone and camera are on. */
-function sendMediaState() {
-  sendChannel({ type: "media", ...controls.mediaState() });
-}
-
-/** Tells the other side our name; on open only if there is one. @param {boolean} [always] */
-function sendHello(always = false) {
-  const name = el.callName.value.trim().slice(0, MAX_NAME);
-  if (name || always) sendChannel({ type: "hello", name });
 }
 
 /** @param {string} name */
@@ -614,57 +350,44 @@ function setName(name) {
   }
 }
 
-function showRemote() {
-  const present = !!call;
-  el.remoteMuted.hidden = !present || remote.audio;
-  el.remoteCameraOff.hidden = !present || remote.video;
-  el.remoteSharing.hidden = !present || !remote.screen;
-  el.remoteName.hidden = !present || !remote.name;
-  el.remoteName.textContent = remote.name;
-}
-
-/** @param {import("./files.js").Transfer} t */
-function drawTransfer(t) {
-  drawTransferItem(el.fileList, t, S, (id) => files && files.cancel(id));
-}
-
-/**
- * Opens one panel (devices, stats) and closes the other.
- * @param {HTMLElement} panel @param {HTMLElement} button
- */
-function togglePanel(panel, button) {
-  const open = panel.hidden;
-  for (const [p, b] of [[el.devices, el.devicesButton], [el.stats, el.infoButton]]) {
-    p.hidden = !(open && p === panel);
-    b.setAttribute("aria-expanded", String(!p.hidden));
-  }
-  if (open && panel === el.stats) stats.render();
-  if (open && panel === el.devices) controls.fillDevices();
-}
-
-function wireControls() {
+function wire() {
+  el.newCall.addEventListener("click", () => goToRoom(newRoomId()));
+  el.joinForm.addEventListener("submit", (/** @type {Event} */ ev) => {
+    ev.preventDefault();
+    const id = parseRoom(el.joinCode.value);
+    el.joinError.textContent = id ? "" : get().S.badCode;
+    el.joinError.hidden = !!id;
+    if (id) goToRoom(id);
+  });
+  el.hangup.addEventListener("click", hangUp);
+  el.rejoin.addEventListener("click", () => {
+    el.rejoin.hidden = true;
+    enterRoom();
+  });
   el.lang.addEventListener("click", switchLang);
-  controls.wire(() => !!room);
-  el.devicesButton.addEventListener("click", () => togglePanel(el.devices, el.devicesButton));
-  el.infoButton.addEventListener("click", () => togglePanel(el.stats, el.infoButton));
+  el.notify.addEventListener("click", async () => {
+    await attention.toggleNotify();
+    renderMenu();
+  });
+  el.devicesButton.addEventListener("click", () => panels.toggle("devices"));
+  el.infoButton.addEventListener("click", () => panels.toggle("stats"));
   el.homeName.addEventListener("change", () => setName(el.homeName.value));
   el.callName.addEventListener("change", () => {
     setName(el.callName.value);
-    sendHello(true);
+    chat.sendHello(true);
   });
-  el.fileInput.addEventListener("change", () => {
-    const list = Array.from(/** @type {FileList} */ (el.fileInput.files));
-    el.fileInput.value = "";
-    el.fileError.hidden = true;
-    for (const f of list) {
-      if (f.size > MAX_FILE || !files) {
-        el.fileError.textContent = S.fileTooBig;
-        el.fileError.hidden = !files;
-        continue;
-      }
-      files.send(f);
-    }
-  });
+  controls.wire(() => !!get().room);
+  bar.wire();
+  panels.wire();
+  chat.wire();
+  attention.wire();
+  stage.wireSelf();
+  stage.wireShare();
+  // Tell the other side at once rather than after a timeout; the socket's
+  // close frame would too, but leave says it explicitly.
+  window.addEventListener("pagehide", () => get().signaling?.leave());
+  // Back from the back-forward cache the page has left its room; start over.
+  window.addEventListener("pageshow", (ev) => ev.persisted && get().room && location.reload());
 }
 
 function main() {
@@ -675,16 +398,26 @@ function main() {
     // No storage: no remembered name.
   }
   el.homeName.value = el.callName.value = name.slice(0, MAX_NAME);
-  fillStrings();
   wire();
+  fillStrings(el, get().S);
+  renderMenu();
   const m = location.pathname.match(/^\/r\/([^/]+)$/);
-  if (m && ROOM_RE.test(m[1])) {
-    room = m[1];
+  const inRoom = !!m && ROOM_RE.test(m[1]);
+  document.body.dataset.view = inRoom ? "call" : "home";
+  el.home.hidden = inRoom;
+  el.call.hidden = !inRoom;
+  if (inRoom) {
+    el.moreMenu.insertBefore(el.lang, el.shortcuts); // in a call the switch is in "more"
+    el.lang.setAttribute("role", "menuitem");
+    store.set({ room: m[1] });
     enterRoom();
   } else {
     setState("idle");
-    el.home.hidden = false;
-    el.hangup.hidden = true;
+  }
+  stage.render(get());
+  // The app shell for offline and instant starts (sw.js); never signaling or media.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js").catch((err) => console.info("service worker: " + err));
   }
 }
 

@@ -85,19 +85,38 @@ export class Call {
       // null ends the candidates; the protocol spells that as "".
       opts.send({ type: "candidate", candidate: candidate ? candidate.toJSON() : { candidate: "" } });
     };
-    this.pc.ontrack = (ev) => {
-      const stream = ev.streams[0];
-      if (stream) {
-        this.remoteStream = stream;
-      } else if (!this.remoteStream.getTracks().includes(ev.track)) {
-        this.remoteStream.addTrack(ev.track);
-      }
-      opts.onTrack && opts.onTrack(this.remoteStream);
+    // What the app shows is a stream of its own holding the receivers'
+    // tracks, not the browser's ev.streams: a rollback or a renegotiation
+    // may re-associate those streams (the track leaves the stream the
+    // video element shows, and no track event says so), while a
+    // receiver's track stays the same for the life of its transceiver.
+    this.pc.ontrack = () => this.syncRemote();
+    this.pc.onsignalingstatechange = () => {
+      if (this.pc.signalingState === "stable") this.syncRemote();
     };
     this.pc.onconnectionstatechange = () => this.connectionChanged();
 
     const local = opts.localStream;
     if (local) for (const track of local.getTracks()) this.pc.addTrack(track, local);
+  }
+
+  /**
+   * Makes remoteStream hold exactly the tracks the connection receives
+   * (live receivers of transceivers that are not stopped or send-only),
+   * and tells the app when that set changed; a new set is a new stream, so
+   * the video element always binds afresh.
+   */
+  syncRemote() {
+    if (this.closed) return;
+    const tracks = this.pc.getTransceivers()
+      .filter((t) => !t.stopped && t.currentDirection !== "sendonly" && t.currentDirection !== "inactive")
+      .map((t) => t.receiver.track)
+      .filter((t) => t && t.readyState === "live");
+    const had = this.remoteStream.getTracks();
+    const same = had.length === tracks.length && tracks.every((t) => had.includes(t));
+    if (same && had.length > 0) return;
+    if (!same) this.remoteStream = new MediaStream(tracks);
+    if (tracks.length && this.opts.onTrack) this.opts.onTrack(this.remoteStream);
   }
 
   async negotiate() {
@@ -286,6 +305,7 @@ export class Call {
     this.pc.onnegotiationneeded = null;
     this.pc.onicecandidate = null;
     this.pc.ontrack = null;
+    this.pc.onsignalingstatechange = null;
     this.pc.onconnectionstatechange = null;
     this.chat.onopen = this.chat.onclose = this.chat.onmessage = null;
     this.pc.close();

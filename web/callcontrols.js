@@ -1,10 +1,13 @@
 // callcontrols.js — the in-call buttons for one's own media: mute, camera,
-// screen sharing, device pickers, picture-in-picture, full screen, and
-// the M and V keys. It keeps the buttons in step with the tracks; what is
-// done to the tracks is controls.js. The app tells the other side through
-// the changed callback.
+// the front/back camera switch, screen sharing, original sound, device
+// pickers, picture-in-picture, full screen, and the M and V keys. It keeps
+// the buttons in step with the tracks; what is done to the tracks is
+// controls.js. The app tells the other side through the changed callback.
 
-import { trackOf, setEnabled, switchDevice, listDevices, canPickSpeaker, ScreenShare } from "./controls.js";
+import { trackOf, setEnabled, switchDevice, flipCamera, listDevices, canPickSpeaker, audioProcessing, ScreenShare } from "./controls.js";
+import { setButton } from "./icons.js";
+
+const MUSIC_KEY = "duet.music";
 
 /**
  * @typedef {{
@@ -13,6 +16,7 @@ import { trackOf, setEnabled, switchDevice, listDevices, canPickSpeaker, ScreenS
  *   pc: () => RTCPeerConnection|null,
  *   stream: () => MediaStream|null,
  *   changed: () => void,
+ *   notice: (text: string) => void,
  * }} CallControlsOptions
  */
 
@@ -22,6 +26,20 @@ export class CallControls {
     this.opts = opts;
     this.el = opts.el;
     this.screen = new ScreenShare(() => this.screenEnded());
+    /** @type {MediaDeviceInfo[]} the cameras, for the switch */
+    this.cameras = [];
+    /** Original sound: the microphone without its speech processing. */
+    this.music = false;
+    try {
+      this.music = localStorage.getItem(MUSIC_KEY) === "on";
+    } catch {
+      // No storage: off.
+    }
+  }
+
+  /** Constraints for a microphone track, following the music toggle. */
+  audioConstraints() {
+    return audioProcessing(this.music);
   }
 
   /** What the other side is told: docs/protocol.md, the media message. */
@@ -36,7 +54,7 @@ export class CallControls {
     };
   }
 
-  /** Keeps the mute, camera and screen buttons in step with the tracks. */
+  /** Keeps the buttons in step with the tracks. */
   render() {
     const S = this.opts.strings();
     const el = this.el;
@@ -45,21 +63,27 @@ export class CallControls {
     const cam = trackOf(stream, "video");
     const muted = !mic || !mic.enabled;
     el.mute.disabled = !mic;
-    el.mute.textContent = muted ? S.unmute : S.mute;
+    // The label is the accessible name (and the text tests read); the
+    // tooltip also says the shortcut.
+    setButton(el.mute, muted ? "micOff" : "mic", muted ? S.unmute : S.mute, { title: muted ? S.unmuteLabel : S.muteLabel });
     el.mute.setAttribute("aria-pressed", String(muted && !!mic));
-    // The visible text is the accessible name; the title says the shortcut.
-    el.mute.title = muted ? S.unmuteLabel : S.muteLabel;
     el.mute.dataset.on = String(!muted);
     const camOff = !cam || !cam.enabled;
     el.camera.disabled = !cam;
-    el.camera.textContent = camOff ? S.cameraOn : S.cameraOff;
+    setButton(el.camera, camOff ? "cameraOff" : "camera", camOff ? S.cameraOn : S.cameraOff,
+      { title: camOff ? S.cameraOnLabel : S.cameraOffLabel });
     el.camera.setAttribute("aria-pressed", String(camOff && !!cam));
-    el.camera.title = camOff ? S.cameraOnLabel : S.cameraOffLabel;
     el.camera.dataset.on = String(!camOff);
-    el.localVideo.classList.toggle("off", camOff && !this.screen.active);
+    el.self.classList.toggle("off", camOff && !this.screen.active);
+    el.selfOff.hidden = !(camOff && !this.screen.active);
+    setButton(el.flip, "flip", S.flipCamera);
+    el.flip.hidden = !cam || this.cameras.length < 2 || this.screen.active;
     el.screen.disabled = !this.opts.pc() || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
-    el.screen.textContent = this.screen.active ? S.stopShare : S.share;
+    setButton(el.screen, "screen", this.screen.active ? S.stopShare : S.share, { labelHidden: false });
     el.screen.setAttribute("aria-pressed", String(this.screen.active));
+    setButton(el.music, "music", S.music, { labelHidden: false, title: S.musicLabel });
+    el.music.setAttribute("aria-checked", String(this.music));
+    el.music.disabled = !mic;
   }
 
   /** @param {"audio"|"video"} kind */
@@ -83,15 +107,12 @@ export class CallControls {
     try {
       const screen = await this.screen.start(pc, this.opts.stream() || new MediaStream());
       el.localVideo.srcObject = screen;
-      el.localVideo.hidden = false;
-      el.localVideo.classList.add("screen");
+      el.self.hidden = false;
+      el.self.classList.add("screen");
     } catch (err) {
       // Refused in the picker, or not allowed: nothing changed.
       console.warn("screen: " + err);
-      if (err instanceof Error && err.name !== "NotAllowedError") {
-        el.notice.textContent = this.opts.strings().shareFailed;
-        el.notice.hidden = false;
-      }
+      if (err instanceof Error && err.name !== "NotAllowedError") this.opts.notice(this.opts.strings().shareFailed);
     }
     this.render();
     this.opts.changed();
@@ -104,13 +125,55 @@ export class CallControls {
 
   /** Sharing ended (our button, or the browser's own stop): the camera again. */
   screenEnded() {
-    const el = this.el;
-    const stream = this.opts.stream();
-    el.localVideo.srcObject = stream;
-    el.localVideo.hidden = !stream || stream.getVideoTracks().length === 0;
-    el.localVideo.classList.remove("screen");
+    this.showPreview();
+    this.el.self.classList.remove("screen");
     this.render();
     this.opts.changed();
+  }
+
+  /** The local preview shows the camera (or nothing without one). */
+  showPreview() {
+    const stream = this.opts.stream();
+    const el = this.el;
+    const video = !!stream && stream.getVideoTracks().length > 0;
+    if (!this.screen.active && el.localVideo.srcObject !== (video ? stream : null)) el.localVideo.srcObject = video ? stream : null;
+    el.self.hidden = !video && !this.screen.active;
+  }
+
+  /** The front/back (or next) camera, in place of this one. */
+  async flip() {
+    const stream = this.opts.stream();
+    if (!stream || this.screen.active) return;
+    try {
+      await flipCamera(stream, this.opts.pc(), this.cameras);
+    } catch (err) {
+      console.warn("camera: switching failed", err);
+      this.opts.notice(this.opts.strings().switchCameraFailed);
+    }
+    this.showPreview();
+    this.render();
+    this.fillDevices();
+  }
+
+  /** Original sound on or off: a new microphone track with or without processing. */
+  async toggleMusic() {
+    this.music = !this.music;
+    try {
+      localStorage.setItem(MUSIC_KEY, this.music ? "on" : "off");
+    } catch {
+      // Not remembered.
+    }
+    const stream = this.opts.stream();
+    const mic = trackOf(stream, "audio");
+    if (stream && mic) {
+      const pc = this.screen.withAudio ? null : this.opts.pc(); // the mix keeps its sender
+      try {
+        await switchDevice(stream, pc, "audio", mic.getSettings().deviceId || "", this.audioConstraints());
+      } catch (err) {
+        console.warn("microphone: original sound failed", err);
+      }
+    }
+    this.render();
   }
 
   /** Fills the device pickers; the chosen one is the track's device. */
@@ -124,6 +187,7 @@ export class CallControls {
     const S = this.opts.strings();
     const el = this.el;
     const stream = this.opts.stream();
+    this.cameras = list.videoinput.filter((d) => d.deviceId);
     /** @param {HTMLSelectElement} sel @param {MediaDeviceInfo[]} devs @param {string} current */
     const fill = (sel, devs, current) => {
       sel.replaceChildren();
@@ -143,6 +207,7 @@ export class CallControls {
     el.cameraSelect.disabled = !trackOf(stream, "video");
     el.micSelect.disabled = !trackOf(stream, "audio");
     el.speakerRow.hidden = !canPickSpeaker();
+    this.render();
   }
 
   /** @param {"audio"|"video"} kind @param {string} deviceId */
@@ -150,14 +215,15 @@ export class CallControls {
     const stream = this.opts.stream();
     if (!stream) return;
     try {
-      // While sharing, the camera's sender carries the screen: the new
-      // camera waits in the stream until sharing stops.
-      const pc = kind === "video" && this.screen.active ? null : this.opts.pc();
-      await switchDevice(stream, pc, kind, deviceId);
+      // While sharing, the camera's sender carries the screen (and the
+      // microphone's may carry the mix): the new device waits in the
+      // stream until sharing stops.
+      const pc = this.screen.active ? null : this.opts.pc();
+      await switchDevice(stream, pc, kind, deviceId, kind === "audio" ? this.audioConstraints() : {});
     } catch (err) {
       console.warn("devices: switching failed", err);
     }
-    if (!this.screen.active) this.el.localVideo.srcObject = stream;
+    this.showPreview();
     this.render();
     this.fillDevices();
   }
@@ -170,7 +236,9 @@ export class CallControls {
     const el = this.el;
     el.mute.addEventListener("click", () => this.toggle("audio"));
     el.camera.addEventListener("click", () => this.toggle("video"));
+    el.flip.addEventListener("click", () => this.flip());
     el.screen.addEventListener("click", () => this.toggleScreen());
+    el.music.addEventListener("click", () => this.toggleMusic());
     el.pip.addEventListener("click", async () => {
       try {
         if (document.pictureInPictureElement) await document.exitPictureInPicture();
@@ -182,7 +250,7 @@ export class CallControls {
     el.fullscreen.addEventListener("click", async () => {
       try {
         if (document.fullscreenElement) await document.exitFullscreen();
-        else await el.stage.requestFullscreen();
+        else await el.call.requestFullscreen();
       } catch (err) {
         console.warn("full screen: " + err);
       }

@@ -40,15 +40,35 @@ export async function sendTrack(pc, track, stream) {
 }
 
 /**
- * Switches a kind to another input device: a new track from deviceId,
- * sent in place of the old one, which is stopped. Keeps enabled as it was.
- * @param {MediaStream} stream @param {RTCPeerConnection|null} pc
- * @param {"audio"|"video"} kind @param {string} deviceId
+ * The microphone's processing: on by default; "original sound" (for an
+ * instrument or music) turns echo cancellation, noise suppression and
+ * automatic gain off, which otherwise treat music as noise.
+ * @param {boolean} original
  */
-export async function switchDevice(stream, pc, kind, deviceId) {
+export function audioProcessing(original) {
+  return { echoCancellation: !original, noiseSuppression: !original, autoGainControl: !original };
+}
+
+/**
+ * Puts a new track of the stream's kind in place of the old one, in the
+ * stream and in the sender (replaceTrack: no renegotiation), and stops the
+ * old one. Keeps enabled as it was. A phone that cannot open two cameras
+ * at once refuses the new one while the old is live: then the old is
+ * stopped first and the new one asked for again.
+ * @param {MediaStream} stream @param {RTCPeerConnection|null} pc
+ * @param {"audio"|"video"} kind @param {MediaTrackConstraints|boolean} constraint
+ */
+export async function replaceInput(stream, pc, kind, constraint) {
   const old = trackOf(stream, kind);
-  const constraint = deviceId ? { deviceId: { exact: deviceId } } : true;
-  const got = await navigator.mediaDevices.getUserMedia(kind === "audio" ? { audio: constraint } : { video: constraint });
+  const ask = () => navigator.mediaDevices.getUserMedia(kind === "audio" ? { audio: constraint } : { video: constraint });
+  let got;
+  try {
+    got = await ask();
+  } catch (err) {
+    if (!old || !(err instanceof Error) || (err.name !== "NotReadableError" && err.name !== "AbortError")) throw err;
+    old.stop();
+    got = await ask();
+  }
   const track = /** @type {MediaStreamTrack} */ (trackOf(got, kind));
   if (old) {
     track.enabled = old.enabled;
@@ -58,6 +78,46 @@ export async function switchDevice(stream, pc, kind, deviceId) {
   stream.addTrack(track);
   await sendTrack(pc, track, stream);
   return track;
+}
+
+/**
+ * Switches a kind to another input device: a new track from deviceId,
+ * sent in place of the old one, which is stopped. extra adds constraints
+ * (the microphone's processing).
+ * @param {MediaStream} stream @param {RTCPeerConnection|null} pc
+ * @param {"audio"|"video"} kind @param {string} deviceId
+ * @param {MediaTrackConstraints} [extra]
+ */
+export function switchDevice(stream, pc, kind, deviceId, extra = {}) {
+  /** @type {MediaTrackConstraints} */
+  const c = { ...extra };
+  if (deviceId) c.deviceId = { exact: deviceId };
+  return replaceInput(stream, pc, kind, Object.keys(c).length ? c : true);
+}
+
+/**
+ * The other camera: the other facingMode where the camera says which
+ * way it faces (phones), else the next camera of the list (laptops with
+ * a second camera, which report no facing). Sent with replaceTrack, so
+ * the call is not renegotiated.
+ * @param {MediaStream} stream @param {RTCPeerConnection|null} pc
+ * @param {MediaDeviceInfo[]} cameras
+ */
+export async function flipCamera(stream, pc, cameras) {
+  const old = trackOf(stream, "video");
+  const settings = old ? old.getSettings() : {};
+  const facing = settings.facingMode;
+  if (facing === "user" || facing === "environment") {
+    try {
+      return await replaceInput(stream, pc, "video", { facingMode: { exact: facing === "user" ? "environment" : "user" } });
+    } catch (err) {
+      console.warn("camera: no camera faces the other way", err);
+    }
+  }
+  const ids = cameras.map((c) => c.deviceId).filter(Boolean);
+  if (ids.length < 2) throw new Error("only one camera");
+  const next = ids[(ids.indexOf(settings.deviceId || "") + 1) % ids.length];
+  return replaceInput(stream, pc, "video", { deviceId: { exact: next } });
 }
 
 /**
@@ -82,7 +142,11 @@ export function canPickSpeaker() {
 
 /**
  * Screen sharing: the screen's video track replaces the camera's in the
- * sender until stop() or the browser's own "stop sharing" bar.
+ * sender until stop() or the browser's own "stop sharing" bar. Where the
+ * browser offers the tab's (or system's) sound with it, that sound is
+ * mixed with the microphone in Web Audio and the mix replaces the
+ * microphone's track in its sender, so both are heard and nothing is
+ * renegotiated; muting still mutes the microphone in the mix.
  */
 export class ScreenShare {
   /** @param {() => void} onEnded called when sharing ends, however it ends */
@@ -90,6 +154,12 @@ export class ScreenShare {
     this.onEnded = onEnded;
     /** @type {MediaStreamTrack|null} */
     this.track = null;
+    /** @type {MediaStreamTrack|null} the shared tab's sound, if any */
+    this.audio = null;
+    /** @type {AudioContext|null} */
+    this.mixer = null;
+    /** @type {RTCRtpSender|null} the microphone's sender, carrying the mix */
+    this.audioSender = null;
     /** @type {RTCPeerConnection|null} */
     this.pc = null;
     /** @type {MediaStream|null} */
@@ -100,39 +170,64 @@ export class ScreenShare {
     return !!this.track;
   }
 
+  /** Whether the shared tab's sound is being sent. */
+  get withAudio() {
+    return !!this.audioSender;
+  }
+
   /**
    * Asks for a screen and sends it instead of the camera.
    * @param {RTCPeerConnection} pc @param {MediaStream} camera the local stream
    * @returns {Promise<MediaStream>} the screen, for the local preview
    */
   async start(pc, camera) {
-    const screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    /** @type {any} */
+    const opts = { video: true, audio: true, systemAudio: "include" };
+    const screen = await navigator.mediaDevices.getDisplayMedia(opts);
     const track = screen.getVideoTracks()[0];
     this.track = track;
     this.pc = pc;
     this.camera = camera;
     track.addEventListener("ended", () => this.stop());
     await sendTrack(pc, track, camera);
-    return screen;
+    const tab = screen.getAudioTracks()[0];
+    if (tab) await this.mix(pc, camera, tab);
+    return new MediaStream([track]);
   }
 
-  /** Back to the camera (if there is one). */
+  /** @param {RTCPeerConnection} pc @param {MediaStream} camera @param {MediaStreamTrack} tab */
+  async mix(pc, camera, tab) {
+    this.audio = tab;
+    const sender = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+    if (!sender) return; // no microphone sender: adding one would renegotiate
+    const ctx = new AudioContext();
+    const out = ctx.createMediaStreamDestination();
+    const mic = trackOf(camera, "audio");
+    if (mic) ctx.createMediaStreamSource(new MediaStream([mic])).connect(out);
+    ctx.createMediaStreamSource(new MediaStream([tab])).connect(out);
+    this.mixer = ctx;
+    this.audioSender = sender;
+    await sender.replaceTrack(out.stream.getAudioTracks()[0]);
+  }
+
+  /** Back to the camera (if there is one) and the microphone alone. */
   async stop() {
     const track = this.track;
     if (!track) return;
     this.track = null;
     track.stop();
+    const open = this.pc && this.pc.connectionState !== "closed";
     const cam = trackOf(this.camera, "video");
-    const sender = this.pc && this.pc.connectionState !== "closed"
-      ? this.pc.getSenders().find((s) => s.track === track)
-      : null;
-    if (sender) {
-      try {
-        await sender.replaceTrack(cam); // null when there is no camera: sends nothing
-      } catch (err) {
-        console.warn("screen: back to the camera failed", err);
-      }
+    const sender = open && this.pc ? this.pc.getSenders().find((s) => s.track === track) : null;
+    try {
+      if (sender) await sender.replaceTrack(cam); // null when there is no camera: sends nothing
+      if (open && this.audioSender) await this.audioSender.replaceTrack(trackOf(this.camera, "audio"));
+    } catch (err) {
+      console.warn("screen: back to the camera failed", err);
     }
+    if (this.audio) this.audio.stop();
+    if (this.mixer) this.mixer.close();
+    this.audio = this.mixer = this.audioSender = null;
     this.onEnded();
   }
 }

@@ -6,5 +6,6 @@ import "embed"
 
 // Files is the app. internal/web serves it.
 //
-//go:embed *.html *.js *.css *.svg
+//go:generate go run icons_gen.go
+//go:embed *.html *.js *.css *.svg *.png *.webmanifest
 var Files embed.FS

@@ -10,18 +10,21 @@
  */
 
 /**
- * Asks for the camera and microphone, falling back step by step.
+ * Asks for the camera and microphone, falling back step by step. audio
+ * adds constraints to the microphone (its processing: original sound).
+ * @param {MediaTrackConstraints} [audio]
  * @returns {Promise<LocalMedia>}
  */
-export async function getLocalMedia() {
+export async function getLocalMedia(audio = {}) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     // Browsers hide getUserMedia on pages that are not https or localhost.
     return { stream: null, mode: "receive-only", problem: "insecure" };
   }
+  const mic = Object.keys(audio).length ? audio : true;
   /** @type {[MediaStreamConstraints, MediaMode][]} */
   const tries = [
-    [{ audio: true, video: true }, "audio-video"],
-    [{ audio: true }, "audio-only"],
+    [{ audio: mic, video: true }, "audio-video"],
+    [{ audio: mic }, "audio-only"],
     [{ video: true }, "video-only"],
   ];
   /** @type {MediaProblem} */

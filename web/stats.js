@@ -94,7 +94,8 @@ function videoText(s) {
 export class StatsPanel {
   /**
    * @param {{root: HTMLElement, fields: Record<string, HTMLElement>, chart: HTMLCanvasElement,
-   *          pc: () => RTCPeerConnection|null, strings: () => import("./strings.js").Strings}} opts
+   *          pc: () => RTCPeerConnection|null, strings: () => import("./strings.js").Strings,
+   *          onSample?: (s: Sample|null) => void}} opts
    */
   constructor(opts) {
     this.opts = opts;
@@ -130,6 +131,7 @@ export class StatsPanel {
     }
     if (!pc || pc.connectionState === "closed") {
       this.render();
+      if (this.opts.onSample) this.opts.onSample(null);
       return;
     }
     let report;
@@ -147,6 +149,7 @@ export class StatsPanel {
       if (this.history.length > HISTORY) this.history.shift();
     }
     this.render();
+    if (this.opts.onSample) this.opts.onSample(this.last);
   }
 
   /** Redraws the panel from the last sample (also after a language switch). */
