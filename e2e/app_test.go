@@ -8,8 +8,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -385,77 +383,6 @@ func TestLanguageSwitch(t *testing.T) {
 	if status != "Connected" || mute != "Unmute" {
 		t.Errorf("switched back: call-status %q, mute-button %q; want Connected, Unmute", status, mute)
 	}
-}
-
-// TestScreenshots writes the pictures in docs/screenshots when
-// DUET_SCREENSHOTS names a directory: the landing page, a call and the
-// stats panel, in English and Chinese. Normal runs skip it, so they never
-// rewrite the committed files.
-func TestScreenshots(t *testing.T) {
-	dir := os.Getenv("DUET_SCREENSHOTS")
-	if dir == "" {
-		t.Skip("DUET_SCREENSHOTS is not set")
-	}
-	must(t, os.MkdirAll(dir, 0o755))
-	srv := startServer(t)
-	b := browsertest.New(t)
-	shot := func(page context.Context, name string) {
-		t.Helper()
-		png, err := chromedp.Run(page, chromedp.CaptureScreenshot())
-		must(t, err)
-		must(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
-		t.Logf("%s.png: %d bytes", name, len(png))
-	}
-	setLang := func(page context.Context, lang string) {
-		t.Helper()
-		var cur string
-		must(t, browsertest.Eval(page, `window.duet.lang()`, &cur))
-		if cur != lang {
-			must(t, browsertest.Click(page, "lang-switch"))
-		}
-		must(t, browsertest.Eval(page, `document.activeElement && document.activeElement.blur(), true`, nil))
-	}
-
-	home := b.NewPage(t, browsertest.PageName("home"))
-	_, err := chromedp.Run(home, chromedp.EmulateViewport(800, 600))
-	must(t, err)
-	must(t, browsertest.Navigate(home, srv.URL()+"/"))
-	for _, lang := range []string{"en", "zh-CN"} {
-		setLang(home, lang)
-		shot(home, "landing-"+lang)
-	}
-
-	alice, bob := startCall(t, b, srv.URL())
-	setLang(alice, "en")
-	_, err = chromedp.Run(alice, chromedp.EmulateViewport(1000, 700))
-	must(t, err)
-	waitVideo(t, alice)
-	must(t, browsertest.Type(bob, "display-name", "Bob"))
-	must(t, browsertest.Eval(bob, browsertest.TestID("display-name")+`.dispatchEvent(new Event("change")), true`, nil))
-	sendChat(t, bob, "Hi! Can you hear me?")
-	waitChat(t, alice, "Can you hear me?")
-	sendChat(t, alice, "Yes, loud and clear.")
-	must(t, browsertest.Click(bob, "mute-button"))
-	must(t, browsertest.WaitFor(alice, visible("remote-muted"), stepTimeout))
-	for _, lang := range []string{"en", "zh-CN"} {
-		setLang(alice, lang)
-		shot(alice, "call-"+lang)
-	}
-	must(t, browsertest.Click(alice, "stats-button"))
-	// A few seconds of history for the chart.
-	must(t, browsertest.WaitFor(alice, `(() => { const s = window.duet.stats(); return !!s && s.recvKbps > 0 && window.duet.statsHistory() >= 8; })()`, connectTimeout))
-	for _, lang := range []string{"en", "zh-CN"} {
-		setLang(alice, lang)
-		must(t, browsertest.Eval(alice, browsertest.TestID("stats-panel")+`.scrollIntoView(), true`, nil))
-		shot(alice, "stats-"+lang)
-	}
-	// A phone-sized screen: one column, controls wrapping.
-	must(t, browsertest.Click(alice, "stats-button"))
-	setLang(alice, "en")
-	_, err = chromedp.Run(alice, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	must(t, err)
-	must(t, browsertest.Eval(alice, `window.scrollTo(0, 0), true`, nil))
-	shot(alice, "call-phone-en")
 }
 
 // TestLanguageFromBrowser: with no saved choice, a browser whose language

@@ -19,10 +19,13 @@ func TestScreenShare(t *testing.T) {
 		return s.length === 1 ? s[0].track.label + "|" + s[0].track.getSettings().displaySurface : "senders: " + s.length; })()`
 	var before string
 	must(t, browsertest.Eval(alice, senderJS, &before))
-	// A real click: getDisplayMedia needs a user gesture.
-	_, err := chromedp.Run(alice, chromedp.Click(chromedp.CSS(`[data-testid="screen-button"]`)))
+	// Real clicks, as the menu holds it: getDisplayMedia needs a user gesture.
+	wakeBars(t, alice)
+	_, err := chromedp.Run(alice, chromedp.Click(chromedp.CSS(`[data-testid="more-button"]`)))
 	must(t, err)
-	must(t, browsertest.WaitFor(alice, browsertest.TestID("screen-button")+`.getAttribute("aria-pressed") === "true"`, stepTimeout))
+	_, err = chromedp.Run(alice, chromedp.Click(chromedp.CSS(`[data-testid="screen-button"]`)))
+	must(t, err)
+	must(t, browsertest.WaitFor(alice, browsertest.TestID("screen-button")+`.getAttribute("aria-checked") === "true"`, stepTimeout))
 	var during string
 	must(t, browsertest.Eval(alice, senderJS, &during))
 	if during == before {

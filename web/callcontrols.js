@@ -80,7 +80,7 @@ export class CallControls {
     el.flip.hidden = !cam || this.cameras.length < 2 || this.screen.active;
     el.screen.disabled = !this.opts.pc() || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
     setButton(el.screen, "screen", this.screen.active ? S.stopShare : S.share, { labelHidden: false });
-    el.screen.setAttribute("aria-pressed", String(this.screen.active));
+    el.screen.setAttribute("aria-checked", String(this.screen.active));
     setButton(el.music, "music", S.music, { labelHidden: false, title: S.musicLabel });
     el.music.setAttribute("aria-checked", String(this.music));
     el.music.disabled = !mic;

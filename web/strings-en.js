@@ -122,7 +122,7 @@ export const en = {
   shareLink: "Share",
   shareText: "Join my duet call",
   waitingTitle: "Waiting for the other person",
-  waitingText: "Send them this link. The call starts as soon as they open it.",
+  waitingText: "The call starts as soon as they open the link.",
   leftTitle: "The other person left",
   leftText: "This link stays open: they can come back to it, or you can send it to someone else.",
   fullTitle: "This call is full",

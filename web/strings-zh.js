@@ -119,7 +119,7 @@ export const zh = {
   shareLink: "分享",
   shareText: "加入我的 duet 通话",
   waitingTitle: "正在等待对方",
-  waitingText: "把这个链接发给对方。对方一打开，通话就开始。",
+  waitingText: "对方一打开链接，通话就开始。",
   leftTitle: "对方已离开",
   leftText: "这个链接仍然有效：对方可以回来，你也可以把它发给别人。",
   fullTitle: "此通话已满",

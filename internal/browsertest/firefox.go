@@ -218,3 +218,35 @@ func (f *Firefox) WaitFor(js string, timeout time.Duration) error {
 	f.Eval(`(document.querySelector('[data-testid="call-status"]') || {}).textContent || ""`, &status)
 	return errors.New("firefox: timed out after " + timeout.String() + " waiting for " + short(js) + ": " + why + "; call-status: " + status)
 }
+
+// SetViewport sets the tab's viewport to width × height CSS pixels.
+func (f *Firefox) SetViewport(width, height int) error {
+	return f.call("browsingContext.setViewport", map[string]any{"context": f.ctx,
+		"viewport": map[string]any{"width": width, "height": height}}, nil)
+}
+
+// Key presses and releases one key, as a person typing would; key is a
+// character or a WebDriver key code such as "\uE00C" (Escape).
+func (f *Firefox) Key(key string) error {
+	return f.call("input.performActions", map[string]any{"context": f.ctx, "actions": []any{map[string]any{
+		"type": "key", "id": "keyboard", "actions": []any{
+			map[string]any{"type": "keyDown", "value": key}, map[string]any{"type": "keyUp", "value": key},
+		}}}}, nil)
+}
+
+// MoveMouse moves the mouse to (x, y) in the viewport.
+func (f *Firefox) MoveMouse(x, y int) error {
+	return f.call("input.performActions", map[string]any{"context": f.ctx, "actions": []any{map[string]any{
+		"type": "pointer", "id": "mouse", "parameters": map[string]any{"pointerType": "mouse"}, "actions": []any{
+			map[string]any{"type": "pointerMove", "x": x, "y": y, "duration": 0},
+		}}}}, nil)
+}
+
+// Click clicks at (x, y) in the viewport with the left button.
+func (f *Firefox) Click(x, y int) error {
+	return f.call("input.performActions", map[string]any{"context": f.ctx, "actions": []any{map[string]any{
+		"type": "pointer", "id": "mouse", "parameters": map[string]any{"pointerType": "mouse"}, "actions": []any{
+			map[string]any{"type": "pointerMove", "x": x, "y": y, "duration": 0},
+			map[string]any{"type": "pointerDown", "button": 0}, map[string]any{"type": "pointerUp", "button": 0},
+		}}}}, nil)
+}

@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/duet-call/duet/internal/browsertest"
+	"github.com/duet-call/duet/internal/server"
+	"github.com/duet-call/duet/internal/signal"
+)
+
+// firstFrameScript runs in every document before its own scripts: it
+// records, as wall-clock milliseconds, when the page's navigation started
+// and when the remote video presented its first frame
+// (requestVideoFrameCallback).
+const firstFrameScript = `window.benchNavStart = performance.timeOrigin;
+document.addEventListener("DOMContentLoaded", () => {
+	const v = document.querySelector('[data-testid="remote-video"]');
+	if (v && v.requestVideoFrameCallback) v.requestVideoFrameCallback((now) => { window.benchFirstFrame = performance.timeOrigin + now; });
+});`
+
+func addInitScript(b *testing.B, p context.Context, src string) {
+	b.Helper()
+	_, err := chromedp.Run(p, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		return err
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchServer(b *testing.B) *server.Server {
+	b.Helper()
+	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Signal: signal.Config{JoinRate: 1e6, JoinBurst: 1e6}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv
+}
+
+// BenchmarkFirstFrame: the time from the second person opening the link
+// (their navigation start) to the first remote video frame presented on
+// each side, one call per iteration on loopback, both pages in one
+// Chromium. docs/benchmarks.md has the figures and the command.
+func BenchmarkFirstFrame(b *testing.B) {
+	srv := benchServer(b)
+	br := browsertest.New(b)
+	first := br.NewPage(b, browsertest.PageName("first"))
+	second := br.NewPage(b, browsertest.PageName("second"))
+	for _, p := range []context.Context{first, second} {
+		addInitScript(b, p, firstFrameScript)
+	}
+	var firstSide, secondSide []time.Duration
+	for i := 0; i < b.N; i++ {
+		link := srv.URL() + "/r/bench-frame-" + time.Now().Format("150405.000000")
+		if err := browsertest.Navigate(first, link); err != nil {
+			b.Fatal(err)
+		}
+		if err := browsertest.WaitFor(first, `window.duet.joined()`, 30*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		if err := browsertest.Navigate(second, link); err != nil {
+			b.Fatal(err)
+		}
+		var at [2]float64
+		for j, p := range []context.Context{first, second} {
+			if err := browsertest.WaitFor(p, `!!window.benchFirstFrame`, 60*time.Second); err != nil {
+				b.Fatal(err)
+			}
+			if err := browsertest.Eval(p, `window.benchFirstFrame`, &at[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var start float64
+		if err := browsertest.Eval(second, `window.benchNavStart`, &start); err != nil {
+			b.Fatal(err)
+		}
+		firstSide = append(firstSide, time.Duration((at[0]-start)*float64(time.Millisecond)))
+		secondSide = append(secondSide, time.Duration((at[1]-start)*float64(time.Millisecond)))
+		// Both leave before the next call (and the first page's next
+		// navigation is a fresh join).
+		if err := browsertest.Navigate(second, "about:blank"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, "first", firstSide)
+	report(b, "second", secondSide)
+	b.ReportMetric(0, "ns/op")
+}
+
+func report(b *testing.B, name string, d []time.Duration) {
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, name+"-p50-ms")
+	b.ReportMetric(float64(d[(len(d)*95+99)/100-1].Microseconds())/1000, name+"-p95-ms")
+}
+
+// bytesJS sums what the network carried for this page load: the page and
+// every resource (transferSize: headers and body as sent; 0 for what the
+// service worker or the HTTP cache gave without asking the server).
+const bytesJS = `(() => { let n = 0; for (const e of performance.getEntriesByType("navigation")) n += e.transferSize;
+	for (const e of performance.getEntriesByType("resource")) n += e.transferSize; return n; })()`
+
+// BenchmarkPageBytes: bytes transferred to load a call page in a fresh
+// profile (cold), and on the next visit (warm: the HTTP cache and the
+// service worker), until the app waits in the room.
+func BenchmarkPageBytes(b *testing.B) {
+	srv := benchServer(b)
+	br := browsertest.New(b)
+	var cold, warm float64
+	for i := 0; i < b.N; i++ {
+		p := br.NewPage(b, browsertest.PageName("bytes"), browsertest.Isolated())
+		for j, out := range []*float64{&cold, &warm} {
+			link := srv.URL() + "/r/bench-bytes-" + time.Now().Format("150405.000000")
+			if err := browsertest.Navigate(p, link); err != nil {
+				b.Fatal(err)
+			}
+			if err := browsertest.WaitFor(p, `window.duet.state() === "waiting" && document.querySelector('[data-testid="qr-code"]').complete`, 30*time.Second); err != nil {
+				b.Fatal(err)
+			}
+			if j == 0 {
+				// Let the service worker (where there is one) install.
+				browsertest.WaitFor(p, `!navigator.serviceWorker || navigator.serviceWorker.ready.then(() => true)`, 10*time.Second)
+			}
+			var n float64
+			if err := browsertest.Eval(p, bytesJS, &n); err != nil {
+				b.Fatal(err)
+			}
+			*out += n
+		}
+	}
+	b.ReportMetric(cold/float64(b.N), "cold-bytes")
+	b.ReportMetric(warm/float64(b.N), "warm-bytes")
+	b.ReportMetric(0, "ns/op")
+}
