@@ -60,9 +60,9 @@ func TestInstallable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
 	defer cancel()
 	must(t, srv.Shutdown(ctx))
-	for _, path := range []string{"/", "/r/" + room} {
+	for path, want := range map[string]string{"/": "", "/r/" + room: room} {
 		must(t, browsertest.Navigate(p, srv.URL()+path))
-		must(t, browsertest.WaitFor(p, `!!window.duet && !!`+browsertest.TestID("hangup-button")+` && window.duet.room() === `+jsString(strings.TrimPrefix(path, "/r/")), stepTimeout))
+		must(t, browsertest.WaitFor(p, `!!window.duet && !!`+browsertest.TestID("hangup-button")+` && window.duet.room() === `+jsString(want), stepTimeout))
 	}
 	var state string
 	must(t, browsertest.Eval(p, `window.duet.state()`, &state))

@@ -44,7 +44,11 @@ func TestCameraSwitch(t *testing.T) {
 			after.N, after.Device, after.Live, after.Preview, after.SDP != before.SDP, after.State)
 	}
 	n := frames()
-	must(t, browsertest.WaitFor(bob, `(async () => (await `+browsertest.InboundVideoJS+`).framesDecoded > `+jsInt64(n+10)+`)()`, stepTimeout))
+	if err := browsertest.WaitFor(bob, `(async () => (await `+browsertest.InboundVideoJS+`).framesDecoded > `+jsInt64(n+10)+`)()`, stepTimeout); err != nil {
+		var out any
+		browsertest.Eval(alice, `(async () => { const r = []; (await window.duet.pc().getStats()).forEach((s) => { if (s.type === "outbound-rtp" || s.type === "media-source") r.push(s); }); return r; })()`, &out)
+		t.Fatalf("%v\n\talice: %+v", err, out)
+	}
 	must(t, browsertest.Click(alice, "flip-camera-button"))
 	must(t, browsertest.WaitFor(alice, `window.duet.pc().getSenders().find((s) => s.track && s.track.kind === "video").track.getSettings().deviceId === `+jsString(before.Device), stepTimeout))
 	must(t, browsertest.Eval(alice, senderJS, &back))

@@ -7,7 +7,8 @@
 //
 // Test hook: window.duet (docs/ui.md). Tests read, never drive, through it.
 
-import { Signaling, newRoomId, ROOM_RE, signalingURL } from "./signaling.js";
+import { Signaling, ROOM_RE, signalingURL } from "./signaling.js";
+import { wireHome } from "./home.js";
 import { Call } from "./call.js";
 import { getLocalMedia, stopMedia } from "./media.js";
 import { reportCallOutcome } from "./report.js";
@@ -138,19 +139,6 @@ function switchLang() {
   const S = get().S === en ? zh : en;
   saveLang(S);
   store.set({ S });
-}
-
-/** Goes to a room page, keeping the query (such as ?relay=1). @param {string} id */
-function goToRoom(id) {
-  location.assign("/r/" + id + location.search);
-}
-
-/** The room id in a code or a pasted link, or "". @param {string} input */
-function parseRoom(input) {
-  const s = input.trim();
-  const m = s.match(/\/r\/([A-Za-z0-9_-]{1,64})(?:[?#/]|$)/);
-  if (m) return m[1];
-  return ROOM_RE.test(s) ? s : "";
 }
 
 async function enterRoom() {
@@ -351,14 +339,7 @@ function setName(name) {
 }
 
 function wire() {
-  el.newCall.addEventListener("click", () => goToRoom(newRoomId()));
-  el.joinForm.addEventListener("submit", (/** @type {Event} */ ev) => {
-    ev.preventDefault();
-    const id = parseRoom(el.joinCode.value);
-    el.joinError.textContent = id ? "" : get().S.badCode;
-    el.joinError.hidden = !!id;
-    if (id) goToRoom(id);
-  });
+  wireHome(el, () => get().S);
   el.hangup.addEventListener("click", hangUp);
   el.rejoin.addEventListener("click", () => {
     el.rejoin.hidden = true;
