@@ -93,7 +93,9 @@ func TestCallControls(t *testing.T) {
 	must(t, err)
 	must(t, browsertest.WaitFor(bob, `!`+visible("remote-camera-off")+` && `+visible("remote-muted"), stepTimeout))
 
-	// Typed into the chat, the same letters are text, not shortcuts.
+	// Typed into the chat (open, as a person opens it), the same letters
+	// are text, not shortcuts.
+	must(t, browsertest.Click(alice, "chat-button"))
 	must(t, browsertest.Eval(alice, browsertest.TestID("chat-input")+`.focus(), true`, nil))
 	_, err = chromedp.Run(alice, chromedp.KeyEvent("m"))
 	must(t, err)

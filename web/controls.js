@@ -52,22 +52,30 @@ export function audioProcessing(original) {
 /**
  * Puts a new track of the stream's kind in place of the old one, in the
  * stream and in the sender (replaceTrack: no renegotiation), and stops the
- * old one. Keeps enabled as it was. A phone that cannot open two cameras
- * at once refuses the new one while the old is live: then the old is
- * stopped first and the new one asked for again.
+ * old one. Keeps enabled as it was. A camera is closed before the next
+ * is opened: many phones cannot hold two open at once (and Chromium's
+ * fake cameras then starve the new one); if the new one is refused, the
+ * old device is opened again.
  * @param {MediaStream} stream @param {RTCPeerConnection|null} pc
  * @param {"audio"|"video"} kind @param {MediaTrackConstraints|boolean} constraint
  */
 export async function replaceInput(stream, pc, kind, constraint) {
   const old = trackOf(stream, kind);
-  const ask = () => navigator.mediaDevices.getUserMedia(kind === "audio" ? { audio: constraint } : { video: constraint });
+  /** @param {MediaTrackConstraints|boolean} c */
+  const ask = (c) => navigator.mediaDevices.getUserMedia(kind === "audio" ? { audio: c } : { video: c });
+  const oldDevice = old ? old.getSettings().deviceId || "" : "";
+  if (old && kind === "video") old.stop();
   let got;
   try {
-    got = await ask();
+    got = await ask(constraint);
   } catch (err) {
-    if (!old || !(err instanceof Error) || (err.name !== "NotReadableError" && err.name !== "AbortError")) throw err;
-    old.stop();
-    got = await ask();
+    if (old && kind === "video") {
+      // Back to the camera we had, so a failed switch leaves the call as it was.
+      got = await ask(oldDevice ? { deviceId: { exact: oldDevice } } : true);
+      console.warn("camera: switching failed, the old camera is back", err);
+    } else {
+      throw err;
+    }
   }
   const track = /** @type {MediaStreamTrack} */ (trackOf(got, kind));
   if (old) {
