@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 	}
 	var firstSide, secondSide []time.Duration
 	for i := 0; i < b.N; i++ {
-		link := srv.URL() + "/r/bench-frame-" + time.Now().Format("150405.000000")
+		link := srv.URL() + "/r/bench-frame-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		if err := browsertest.Navigate(first, link); err != nil {
 			b.Fatal(err)
 		}
@@ -125,7 +126,7 @@ func BenchmarkPageBytes(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p := br.NewPage(b, browsertest.PageName("bytes"), browsertest.Isolated())
 		for j, out := range []*float64{&cold, &warm} {
-			link := srv.URL() + "/r/bench-bytes-" + time.Now().Format("150405.000000")
+			link := srv.URL() + "/r/bench-bytes-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 			if err := browsertest.Navigate(p, link); err != nil {
 				b.Fatal(err)
 			}
