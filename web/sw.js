@@ -23,6 +23,9 @@ self.addEventListener("install", (/** @type {any} */ ev) => {
 self.addEventListener("activate", (/** @type {any} */ ev) => {
   ev.waitUntil((async () => {
     for (const k of await caches.keys()) if (k.startsWith("duet-shell-") && k !== CACHE) await caches.delete(k);
+    // The page's request starts while the worker starts, not after it.
+    const reg = /** @type {any} */ (self).registration;
+    if (reg.navigationPreload) await reg.navigationPreload.enable();
     await /** @type {any} */ (self).clients.claim();
   })());
 });
@@ -36,7 +39,13 @@ self.addEventListener("fetch", (/** @type {any} */ ev) => {
     // The network first, for this server's current page (and the right
     // language); the cached shell when there is none.
     const shell = url.pathname === "/check" ? "/check" : "/";
-    ev.respondWith(fetch(req).catch(async () => (await caches.match(shell, { cacheName: CACHE })) || Response.error()));
+    ev.respondWith((async () => {
+      try {
+        return (await ev.preloadResponse) || (await fetch(req));
+      } catch {
+        return (await caches.match(shell, { cacheName: CACHE })) || Response.error();
+      }
+    })());
     return;
   }
   if (SHELL.includes(url.pathname)) {
