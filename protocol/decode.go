@@ -12,7 +12,7 @@ var sdpTypes = map[string]bool{"offer": true, "answer": true, "pranswer": true, 
 const maxCandidateLen = 1024
 
 // DecodeClient decodes one frame sent by a client and validates it. It
-// returns *Join, *Leave, *Description, *Candidate or *Ping, or an *Error
+// returns *Join, *Leave, *Description, *Candidate, *Ping or *Dismiss, or an *Error
 // whose Code says what was wrong.
 func DecodeClient(data []byte) (Message, error) {
 	m, err := decodeAny(data)
@@ -20,7 +20,7 @@ func DecodeClient(data []byte) (Message, error) {
 		return nil, err
 	}
 	switch m.(type) {
-	case *Join, *Leave, *Description, *Candidate, *Ping:
+	case *Join, *Leave, *Description, *Candidate, *Ping, *Dismiss:
 		return m, nil
 	}
 	return nil, &Error{Code: CodeNotAllowed, Message: "only the server sends " + m.MessageType(), Ref: m.MessageType()}
@@ -57,6 +57,8 @@ func decodeAny(data []byte) (Message, error) {
 		m = &Candidate{}
 	case TypePing:
 		m = &Ping{}
+	case TypeDismiss:
+		m = &Dismiss{}
 	case TypeJoined:
 		m = &Joined{}
 	case TypePeerJoined:

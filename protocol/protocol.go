@@ -183,6 +183,9 @@ type Joined struct {
 	Resume string `json:"resume"`
 	// Resumed says the Join's resume token was honoured: same id and role.
 	Resumed bool `json:"resumed,omitempty"`
+	// PeerKind is what the other peer is when it is not a person's app:
+	// KindWHIP or KindWHEP (see whip.go). Empty for an ordinary peer.
+	PeerKind string `json:"peerKind,omitempty"`
 }
 
 // PeerJoined tells a peer that the other peer has entered the room.
@@ -193,6 +196,9 @@ type PeerJoined struct {
 	// person back from a signaling outage.
 	Peer    string `json:"peer"`
 	Resumed bool   `json:"resumed,omitempty"`
+	// PeerKind is KindWHIP or KindWHEP for a WHIP publisher or WHEP
+	// player, empty for an ordinary peer (see whip.go).
+	PeerKind string `json:"peerKind,omitempty"`
 }
 
 // Reasons in PeerLeft.
@@ -262,6 +268,8 @@ func Encode(m Message) ([]byte, error) {
 		v.Type = TypeCandidate
 	case *Ping:
 		v.Type = TypePing
+	case *Dismiss:
+		v.Type = TypeDismiss
 	case *Joined:
 		v.Type = TypeJoined
 		if v.ICEServers == nil {

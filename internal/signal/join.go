@@ -149,7 +149,7 @@ func (h *Hub) join(s *session, id, resume string) *protocol.Error {
 		Resume: h.mintToken(resumeToken{expiry: now.Add(h.cfg.ResumeTTL), polite: polite, gen: s.gen, peerID: s.peerID, room: id}),
 	}
 	if other != nil {
-		joined.Peer = other.peerID
+		joined.Peer, joined.PeerKind = other.peerID, other.kind()
 	}
 	s.sendMsg(joined)
 	if c.Replaced != nil && c.Replaced.Node != h.node {

@@ -63,6 +63,9 @@ type session struct {
 	// remote is set on a stub: not a connection, but the place of a peer
 	// on that node of the cluster. A stub has only peerID and polite.
 	remote string
+	// local is set on a place held in this process, not by a connection
+	// (a WHIP or WHEP client; see local.go).
+	local *localPlace
 }
 
 // logger is the hub's logger with this client's address. It is made when
@@ -77,6 +80,10 @@ func (s *session) send(data []byte) {
 	}
 	if tap := s.hub.cfg.Tap; tap != nil {
 		tap(false, data)
+	}
+	if s.local != nil {
+		s.local.deliver(s, data)
+		return
 	}
 	if s.conn == nil {
 		s.qmu.Lock()
@@ -246,6 +253,8 @@ func (s *session) handle(data []byte) *protocol.Error {
 		e = h.relay(s, b, start)
 	case *protocol.Ping:
 		s.sendMsg(&protocol.Pong{})
+	case *protocol.Dismiss:
+		e = h.dismiss(s)
 	}
 	if e != nil {
 		e.Ref = m.MessageType()
