@@ -43,7 +43,7 @@ func addPeerJSFlags(fs *flag.FlagSet) *peerjsFlags {
 // routes; "/" is refused because the web app lives there.
 var pathPattern = regexp.MustCompile(`^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`)
 
-var reservedPaths = []string{"/ws", "/healthz", "/metrics", "/api", "/r", "/assets"}
+var reservedPaths = []string{"/ws", "/healthz", "/metrics", "/api", "/r", "/assets", "/whip", "/whep"}
 
 // setup builds the PeerJS endpoint from the flags. It returns a route adder
 // for server.Config.Routes and a shutdown func; both are no-ops when the

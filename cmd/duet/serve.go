@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -49,6 +50,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	pj := addPeerJSFlags(fs)
 	nf := addNATSFlags(fs)
 	f.limits = addLimitFlags(fs)
+	wf := addWHIPFlags(fs)
 	flagenv.Usage(fs)
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return flagExit(err)
@@ -58,10 +60,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "duet serve:", err)
 		return 2
 	}
-	return serve(ctx, fs, &f, turn, pj, nf, log)
+	return serve(ctx, fs, &f, turn, pj, nf, wf, log)
 }
 
-func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags, pj *peerjsFlags, nf *natsFlags, log *slog.Logger) int {
+func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags, pj *peerjsFlags, nf *natsFlags, wf *whipFlags, log *slog.Logger) int {
 	var sig signal.Config
 	var hub atomic.Pointer[signal.Hub] // set once the server is made; TURN asks it
 	cfg := server.Config{Addr: f.addr, Logger: log, Metrics: metrics.New()}
@@ -133,12 +135,15 @@ func serve(ctx context.Context, fs *flag.FlagSet, f *serveFlags, turn *turnFlags
 		cfg.Metrics.WatchTURN(ts.Stats)
 	}
 	cfg.Ready = readiness(turn, nb)
-	cfg.Signal, cfg.Routes = sig, routes
+	whipRoutes, whipHub := wf.service(log, sig.ICEServers)
+	cfg.Signal = sig
+	cfg.Routes = func(mux *http.ServeMux) { routes(mux); whipRoutes(mux) }
 	cfg.TURN = turn.onePort()
 
 	srv, err := server.New(cfg)
 	if err == nil {
 		hub.Store(srv.Hub())
+		whipHub(srv.Hub())
 		err = srv.Start(ctx)
 	}
 	if err == nil {
