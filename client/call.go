@@ -41,6 +41,8 @@ type Call struct {
 	polite bool
 	peerID string
 	sigUp  bool // in the room on the server (false while reconnecting)
+	// peerKind is the other place's kind (whip.go): "" for a person.
+	peerKind string
 
 	// Loop-owned state (only the loop goroutine touches these).
 	sig    *sigConn // the signaling connection, nil while reconnecting
@@ -300,6 +302,7 @@ func (c *Call) handleSignal(sc *sigConn, m protocol.Message) {
 			c.peerBack() // the same peer back from a signaling outage: keep the connection
 			return
 		}
+		c.setPeerKind(v.PeerKind)
 		c.newPeer(v.Peer)
 	case *protocol.PeerLeft:
 		c.log.Debug("peer left", "reason", v.Reason)
@@ -341,6 +344,7 @@ func (c *Call) loop(joined *protocol.Joined) {
 		c.emit(func() { h(StateWaiting) })
 	}
 	if joined.PeerPresent {
+		c.setPeerKind(joined.PeerKind)
 		c.newPeer(joined.Peer)
 	}
 	for !c.closing {

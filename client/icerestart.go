@@ -121,7 +121,7 @@ func (p *peer) endOutage() {
 // settles that first). Restarts are at least Grace apart: a restart that
 // fails again is retried, not stormed.
 func (c *Call) restartICE(p *peer) {
-	if p != c.peer || !p.outage || c.Polite() {
+	if p != c.peer || !p.outage || c.Polite() || p.answerOnly {
 		return
 	}
 	if c.sig == nil || p.held != nil || p.pc.SignalingState() != webrtc.SignalingStateStable {

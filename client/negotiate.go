@@ -39,6 +39,9 @@ func (c *Call) kicked(p *peer, force bool) {
 	if p != c.peer || p.held != nil || p.pc.SignalingState() != webrtc.SignalingStateStable {
 		return // pion fires again when it is back to stable and still needs it
 	}
+	if p.answerOnly {
+		return // what the tool's offer left out (the chat channel) stays out
+	}
 	if c.sig == nil {
 		p.owed = true // no one to send the offer to; peerBack makes it
 		return

@@ -34,6 +34,10 @@ type peer struct {
 	// owed: pion asked for a negotiation while signaling was down; the
 	// offer is made once the peer is back (peerBack).
 	owed bool
+	// answerOnly: the other place is a WHIP or WHEP client, which cannot
+	// take an offer; this peer answers its offers and makes none (no
+	// renegotiation, no ICE restart: the tool restarts ICE itself).
+	answerOnly bool
 	// held is the polite peer's offer in flight: sent, but applied only
 	// when its answer comes, so that a colliding offer can roll it back
 	// (negotiate.go). heldMids are the mids creating it assigned.
@@ -87,7 +91,7 @@ func (c *Call) openPeer(certs []webrtc.Certificate) (*peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	p := &peer{pc: pc, negotiate: make(chan struct{}, 1)}
+	p := &peer{pc: pc, negotiate: make(chan struct{}, 1), answerOnly: c.PeerKind() != ""}
 	// Registered before anything is added: pion fires negotiationneeded
 	// from its own goroutine once, and a flag already raised before the
 	// handler was set would never fire again (the call then hung in

@@ -175,6 +175,9 @@ func (c *Call) rejoined(r redialResult) {
 	c.resume = j.Resume
 	c.setICE(j)
 	c.setSignaling(true)
+	if j.PeerPresent {
+		c.setPeerKind(j.PeerKind)
+	}
 	c.log.Info("rejoined", "resumed", j.Resumed, "peerPresent", j.PeerPresent, "after", time.Since(c.lostAt).Round(time.Millisecond))
 	if !j.Resumed {
 		// A new place: our old peer connection belongs to an identity the

@@ -38,6 +38,8 @@ const store = new Store({
   call: null, signaling: null, local: null, files: null,
 });
 const get = () => store.get();
+/** The other place's peerKind: "whip", "whep" or "" (docs/protocol.md). */
+let peerKind = "";
 
 const attention = new Attention(() => get().S);
 const wakeLock = new WakeLock();
@@ -79,6 +81,8 @@ const stats = new StatsPanel({
 stage.onSignalClick = () => panels.toggle("stats");
 
 window.duet = {
+  // What the other place is: "whip", "whep", or "" for a person.
+  peerKind: () => peerKind,
   pc: () => get().call?.pc || null,
   state: () => get().state,
   room: () => get().room,
@@ -197,7 +201,7 @@ function onMessage(msg) {
       // host candidates, so say why a call from elsewhere cannot connect.
       el.lanMode.hidden = get().iceServers.length !== 0;
       if (msg.peerPresent) {
-        peerArrived(msg.peer, !!msg.resumed);
+        peerArrived(msg.peer, !!msg.resumed, msg.peerKind || "");
       } else if (msg.resumed && call && (call.pc.connectionState === "connected" || call.outage)) {
         // We are back after a server restart before the other peer is:
         // the media still flows peer to peer, so keep the call; the peer
@@ -208,10 +212,11 @@ function onMessage(msg) {
       }
       break;
     case "peer-joined":
-      peerArrived(msg.peer, !!msg.resumed);
+      peerArrived(msg.peer, !!msg.resumed, msg.peerKind || "");
       if (!msg.resumed) attention.alert("joined");
       break;
     case "peer-left":
+      peerKind = "";
       closeCall();
       setState("peer-left");
       break;
@@ -253,8 +258,10 @@ function onError(msg) {
  * The other peer is in the room. The same peer back from a signaling
  * outage keeps its connection; anyone else gets a fresh one.
  * @param {string} peerId @param {boolean} resumed
+ * @param {string} kind the peerKind: "whip", "whep" or "" for a person
  */
-function peerArrived(peerId, resumed) {
+function peerArrived(peerId, resumed, kind) {
+  peerKind = kind;
   const old = get().call;
   if (old && resumed && peerId && old.peerId === peerId) {
     old.peerBack(); // re-sends a cut offer, or restarts ICE (impolite side)
@@ -270,6 +277,7 @@ function peerArrived(peerId, resumed) {
     relayOnly,
     localStream: get().local?.stream || null,
     peerId,
+    answerOnly: kind !== "",
     onTrack: (stream) => {
       // The call's own stream of the receivers' tracks: the same tracks
       // whatever a renegotiation or rollback does to the browser's streams.

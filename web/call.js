@@ -30,6 +30,7 @@ export const ICE_RESTART_GIVE_UP_MS = 30000;
  *   relayOnly?: boolean,
  *   localStream?: MediaStream|null,
  *   peerId?: string,
+ *   answerOnly?: boolean,
  *   onTrack?: (stream: MediaStream) => void,
  *   onState?: (state: CallState) => void,
  *   onChat?: (text: string) => void,
@@ -120,6 +121,10 @@ export class Call {
   }
 
   async negotiate() {
+    // The other place is a WHIP publisher or WHEP player (peerKind in
+    // docs/protocol.md): it sent its offer over HTTP and cannot take one,
+    // so this side answers and never offers (the server would refuse it).
+    if (this.opts.answerOnly) return;
     // The first offer comes from the impolite peer. When both offered at
     // once, the polite peer rolled back its first offer as the pattern
     // says, and Chromium 156 then gathered no candidates for a connection
@@ -237,7 +242,9 @@ export class Call {
    * the offer.
    */
   restartIce() {
-    if (this.closed || !this.outage || this.polite) return;
+    // A WHIP/WHEP client restarts ICE itself (HTTP PATCH); an offer
+    // from here could not reach it.
+    if (this.closed || !this.outage || this.polite || this.opts.answerOnly) return;
     const wait = this.lastRestart + ICE_RESTART_GRACE_MS - Date.now();
     if (wait > 0) {
       clearTimeout(this.graceTimer);

@@ -296,7 +296,9 @@ func waitSessions(t *testing.T, ts *testServer, n int) {
 }
 
 func TestCORSAndOptions(t *testing.T) {
-	ice := func(string) []protocol.ICEServer { return []protocol.ICEServer{{URLs: []string{"stun:stun.example:3478"}}} }
+	ice := func(string) []protocol.ICEServer {
+		return []protocol.ICEServer{{URLs: []string{"stun:stun.example:3478"}}}
+	}
 	ts := startServer(t, Config{ICEServers: ice}, signal.Config{})
 	r := do(t, "OPTIONS", ts.url+"/whip/r", "", "", "Origin: https://studio.example", "Access-Control-Request-Method: POST", "Access-Control-Request-Headers: authorization, content-type")
 	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != "*" ||
