@@ -26,6 +26,8 @@ func (e *httpErr) Error() string { return e.code + ": " + e.msg }
 
 var (
 	errNoAnswer     = errors.New("the peer did not answer")
+	errMediaRefused = &httpErr{http.StatusUnprocessableEntity, "media-refused", "the person's app accepted none of the offered media; " +
+		"offer a codec it decodes (Firefox without its OpenH264 plugin takes no H.264: offer VP8 too)", 0}
 	errUnauthorized = &httpErr{http.StatusUnauthorized, "unauthorized", "this server wants Authorization: Bearer with its WHIP token", 0}
 	errNotFound     = &httpErr{http.StatusNotFound, "no-such-session", "no such WHIP/WHEP session (it ended, or the URL is wrong)", 0}
 	errNotReady     = &httpErr{http.StatusServiceUnavailable, "not-ready", "the server is starting", time.Second}

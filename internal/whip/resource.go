@@ -165,6 +165,8 @@ func (r *resource) await(ctx context.Context) (string, error) {
 		switch {
 		case ended != "":
 			return "", &endedError{ended}
+		case ex.answer != "" && !acceptsMedia(ex.answer):
+			return "", errMediaRefused
 		case ex.answer != "" && ex.complete:
 			return withCandidates(ex.answer, ex.cands, true), nil
 		case ex.answer != "" && gather == nil:

@@ -59,6 +59,18 @@ func readOffer(body string) (offerInfo, error) {
 	return info, nil
 }
 
+// acceptsMedia reports whether an answer took any m-section: a rejected
+// one has port 0. Firefox without its OpenH264 plugin answers an
+// H.264-only offer with every section rejected.
+func acceptsMedia(answer string) bool {
+	for _, l := range sdpLines(answer) {
+		if f := strings.Fields(l); strings.HasPrefix(l, "m=") && len(f) > 1 && f[1] != "0" {
+			return true
+		}
+	}
+	return false
+}
+
 // section is one m-section of an SDP: lines[start:end].
 type section struct {
 	mid        string

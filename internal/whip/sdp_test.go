@@ -237,3 +237,16 @@ func TestICELinks(t *testing.T) {
 		t.Errorf("links:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestAcceptsMedia(t *testing.T) {
+	for sdp, want := range map[string]bool{
+		testAnswer: true,
+		strings.ReplaceAll(testAnswer, "m=video 9 ", "m=video 0 "): true, // audio taken
+		strings.ReplaceAll(strings.ReplaceAll(testAnswer, "m=video 9 ", "m=video 0 "), "m=audio 9 ", "m=audio 0 "): false,
+		"v=0\r\n": false,
+	} {
+		if got := acceptsMedia(sdp); got != want {
+			t.Errorf("acceptsMedia = %v, want %v for\n%s", got, want, sdp)
+		}
+	}
+}

@@ -367,3 +367,22 @@ func TestShutdownEndsWaitingOffer(t *testing.T) {
 	go ts.hub.Shutdown(context.Background())
 	wantStatus(t, wait(t, ch), http.StatusServiceUnavailable, string(protocol.CodeShuttingDown))
 }
+
+func TestAnswerRefusingAllMedia(t *testing.T) {
+	ts := startServer(t, Config{GatherWait: 10 * time.Second}, signal.Config{})
+	p := join(t, ts, "r")
+	ch := postAsync(t, ts.url+"/whip/r", testOffer)
+	p.takeOffer(protocol.KindWHIP)
+	// What Firefox without OpenH264 answers to an H.264-only offer.
+	refused := strings.ReplaceAll(testAnswer, "m=video 9 ", "m=video 0 ")
+	refused = strings.ReplaceAll(refused, "m=audio 9 ", "m=audio 0 ")
+	p.answer(refused)
+	start := time.Now()
+	wantStatus(t, wait(t, ch), http.StatusUnprocessableEntity, "media-refused")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refused after %v: it waited for candidates a rejected answer never gathers", d)
+	}
+	if pl := expect[*protocol.PeerLeft](p); pl.Reason != protocol.ReasonLeft {
+		t.Errorf("peer-left %q", pl.Reason)
+	}
+}
