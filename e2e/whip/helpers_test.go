@@ -334,4 +334,3 @@ func sessions(t testing.TB, d *duet, n int, timeout time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

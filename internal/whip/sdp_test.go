@@ -241,7 +241,7 @@ func TestICELinks(t *testing.T) {
 func TestAcceptsMedia(t *testing.T) {
 	for sdp, want := range map[string]bool{
 		testAnswer: true,
-		strings.ReplaceAll(testAnswer, "m=video 9 ", "m=video 0 "): true, // audio taken
+		strings.ReplaceAll(testAnswer, "m=video 9 ", "m=video 0 "):                                                 true, // audio taken
 		strings.ReplaceAll(strings.ReplaceAll(testAnswer, "m=video 9 ", "m=video 0 "), "m=audio 9 ", "m=audio 0 "): false,
 		"v=0\r\n": false,
 	} {
