@@ -41,7 +41,7 @@ func readOffer(body string) (offerInfo, error) {
 		return info, errBadSDP
 	}
 	for _, l := range lines {
-		if len(l) < 2 || l[1] != '=' {
+		if len(l) < 2 || l[1] != '=' || strings.ContainsRune(l, '\r') {
 			return info, errBadSDP
 		}
 		switch {
@@ -129,8 +129,8 @@ func withCandidates(sdp string, cands []protocol.ICECandidate, complete bool) st
 	}
 	add := make([][]string, len(secs))
 	for _, c := range cands {
-		if c.Candidate == "" {
-			continue
+		if c.Candidate == "" || strings.ContainsAny(c.Candidate, "\r\n") {
+			continue // nothing the peer sends may add lines of its own
 		}
 		l := "a=" + c.Candidate
 		if have[l] {
@@ -195,6 +195,9 @@ func readFrag(body string, offerMids []string) (frag, error) {
 		index uint16
 	}
 	for _, l := range sdpLines(body) {
+		if strings.ContainsRune(l, '\r') {
+			return f, errBadFrag
+		}
 		switch {
 		case l == "":
 		case strings.HasPrefix(l, "m="):

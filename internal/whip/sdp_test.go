@@ -66,6 +66,7 @@ func TestReadOffer(t *testing.T) {
 		{"JSON", `{"type":"offer","sdp":"v=0"}`, nil, "", true},
 		{"no media", "v=0\r\ns=-\r\n", nil, "", true},
 		{"a junk line", "v=0\r\nm=video 9 RTP/AVP 96\r\njunk\r\n", nil, "", true},
+		{"a lone CR", "v=0\r\nm=video 9 RTP/AVP 96\ra=x\r\n", nil, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			info, err := readOffer(tc.sdp)
@@ -98,6 +99,7 @@ func TestWithCandidates(t *testing.T) {
 		{"by index", []protocol.ICECandidate{byIndex}, false, nil, []string{"a=" + byIndex.Candidate}},
 		{"unknown mid goes first", []protocol.ICECandidate{unknownMid}, false, []string{"a=" + unknownMid.Candidate}, nil},
 		{"duplicates once", []protocol.ICECandidate{host, host}, false, []string{"a=" + host.Candidate}, nil},
+		{"no lines smuggled in", []protocol.ICECandidate{{Candidate: "candidate:1 1 udp 1 127.0.0.1 1 typ host\r\na=setup:passive", SDPMid: ptr("video0")}}, false, nil, nil},
 		{"nothing", nil, false, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,6 +157,7 @@ func TestReadFrag(t *testing.T) {
 		{"no m= at all", "a=candidate:4 1 UDP 1 192.0.2.4 1 typ host\r\n", "", "", []string{"candidate:4 1 UDP 1 192.0.2.4 1 typ host"}, []string{"video0"}, false},
 		{"LF only", "a=ice-ufrag:u\na=ice-pwd:p\n", "u", "p", nil, nil, false},
 		{"junk", "hello world\r\n", "", "", nil, nil, true},
+		{"a lone CR", "a=ice-ufrag:u\rv\r\n", "", "", nil, nil, true},
 		{"too many", strings.Repeat("a=candidate:5 1 UDP 1 192.0.2.5 1 typ host\r\n", maxFragCandidates+1), "", "", nil, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
