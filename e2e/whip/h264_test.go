@@ -2,16 +2,18 @@ package whip
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/duet-call/duet/client"
 	"github.com/duet-call/duet/internal/browsertest"
+	"github.com/duet-call/duet/internal/media"
 	"github.com/duet-call/duet/internal/whip"
 	"github.com/duet-call/duet/protocol"
 )
@@ -19,7 +21,8 @@ import (
 // OBS offers H.264 and no VP8. Debian's Chromium decodes H.264 in WebRTC
 // (its ffmpeg); Firefox ESR needs the OpenH264 plugin it downloads from
 // Mozilla on first use, and without it answers such an offer with the
-// video rejected. The Go peer (pion) takes H.264 as it comes.
+// video rejected. The Go peer (pion) takes H.264 as it comes and duet
+// peer --record writes it as an Annex B file.
 
 // TestH264PublisherIntoChromium: an H.264-only WHIP publisher, as OBS is,
 // into the web app in Chromium, which decodes it.
@@ -62,69 +65,67 @@ func TestH264PublisherIntoFirefoxIsRefused(t *testing.T) {
 	sessions(t, d, 0, stepTimeout)
 }
 
-// TestH264PublisherIntoGoPeer: the Go SDK, as duet peer uses it, answers
-// an H.264-only publisher and receives its video: whole access units with
-// the SPS, PPS and an IDR picture.
+// TestH264PublisherIntoGoPeer: the Go SDK answers an H.264-only publisher
+// and records its video as duet peer --record does (media.Record): an
+// Annex B file with SPS, PPS and IDR pictures that GStreamer's libav
+// decoder plays to the end.
 func TestH264PublisherIntoGoPeer(t *testing.T) {
-	gstElements(t, "x264enc", "rtph264pay")
+	gstElements(t, "x264enc", "rtph264pay", "h264parse", "avdec_h264")
 	d := startDuet(t, whip.Config{})
 	room := newRoom()
-	var mu sync.Mutex
-	var mime string
-	nals := map[byte]int{}
-	got := make(chan struct{})
-	var once sync.Once
+	dir := t.TempDir()
+	type result struct {
+		mime, path string
+		err        error
+	}
+	recorded := make(chan result, 1)
 	call, err := client.Dial(context.Background(), d.URL(), room, client.WithOnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		var depack codecs.H264Packet
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			au, err := depack.Unmarshal(pkt.Payload)
-			mu.Lock()
-			mime = tr.Codec().MimeType
-			for err == nil && len(au) > 4 {
-				// Annex B: 00 00 00 01, then the NAL header.
-				nals[au[4]&0x1f]++
-				next := indexStartCode(au[4:])
-				if next < 0 {
-					break
-				}
-				au = au[4+next:]
-			}
-			done := nals[7] > 0 && nals[8] > 0 && nals[5] > 0
-			mu.Unlock()
-			if done {
-				once.Do(func() { close(got) })
-			}
-		}
+		path, err := media.Record(dir, 1, tr)
+		recorded <- result{tr.Codec().MimeType, path, err}
 	}))
 	must(t, err)
-	t.Cleanup(func() { call.Close() })
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			call.Close()
+		}
+	})
 	wc := startWHIPClient(t, d.URL()+"/whip/"+room, "-V", h264Pipeline)
-	select {
-	case <-got:
-	case <-time.After(connectTimeout):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("no SPS, PPS and IDR from the publisher: track %q, NAL types %v", mime, nals)
+	file := filepath.Join(dir, "video-1.h264")
+	deadline := time.Now().Add(connectTimeout)
+	for {
+		if fi, err := os.Stat(file); err == nil && fi.Size() > 10<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no H.264 recording grew in %s", dir)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if k := call.PeerKind(); k != protocol.KindWHIP {
 		t.Errorf("PeerKind %q, want whip", k)
 	}
-	mu.Lock()
-	t.Logf("Go peer receives %s: NAL unit types %v", mime, nals)
-	mu.Unlock()
 	wc.checkLog()
-}
-
-// indexStartCode finds the next 00 00 00 01 in b.
-func indexStartCode(b []byte) int {
-	for i := 0; i+4 <= len(b); i++ {
+	closed = true
+	must(t, call.Close()) // ends the track, so the recording is closed
+	r := <-recorded
+	if r.err != nil || !strings.EqualFold(r.mime, webrtc.MimeTypeH264) {
+		t.Fatalf("recorded %s to %s: %v", r.mime, r.path, r.err)
+	}
+	b, err := os.ReadFile(r.path)
+	must(t, err)
+	nals := map[byte]int{}
+	for i := 0; i+4 < len(b); i++ {
 		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 0 && b[i+3] == 1 {
-			return i
+			nals[b[i+4]&0x1f]++
 		}
 	}
-	return -1
+	t.Logf("Go peer recorded %s: %d bytes, NAL unit types %v", r.mime, len(b), nals)
+	if nals[7] == 0 || nals[8] == 0 || nals[5] == 0 {
+		t.Errorf("the recording lacks SPS, PPS or IDR: %v", nals)
+	}
+	out, err := exec.Command("gst-launch-1.0", "-q", "filesrc", "location="+r.path, "!", "h264parse", "!", "avdec_h264", "!", "fakesink").CombinedOutput()
+	if err != nil || strings.Contains(string(out), "ERROR") {
+		t.Errorf("GStreamer cannot decode the recording: %v\n%s", err, out)
+	}
 }
