@@ -19,14 +19,22 @@ import (
 // reaching duet until the web app in Chromium presents the first frame of
 // its video (requestVideoFrameCallback), and how much of it the POST's own
 // answer (201) takes. One session per iteration, each in a new room with
-// a fresh whip-client; run a bounded number:
+// a fresh whip-client; run a bounded number. With --whip-gather-wait at
+// its default (1 s) the answer waits for the app's end-of-candidates; at
+// 50 ms it goes with the candidates found by then.
 //
 //	flock /tmp/duet-heavy.lock go test ./e2e/whip -run '^$' -bench WHIPPostToFirstFrame -benchtime 20x
 func BenchmarkWHIPPostToFirstFrame(b *testing.B) {
+	for _, wait := range []time.Duration{time.Second, 50 * time.Millisecond} {
+		b.Run("gather-wait="+wait.String(), func(b *testing.B) { benchFirstFrame(b, wait) })
+	}
+}
+
+func benchFirstFrame(b *testing.B, gatherWait time.Duration) {
 	var mu sync.Mutex
 	var posted, answered time.Time
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc := whip.New(whip.Config{Logger: log})
+	svc := whip.New(whip.Config{Logger: log, GatherWait: gatherWait})
 	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", Logger: log, Routes: func(mux *http.ServeMux) {
 		inner := http.NewServeMux()
 		svc.Register(inner)
