@@ -32,7 +32,7 @@ func addWHIPFlags(fs *flag.FlagSet) *whipFlags {
 // service builds the endpoints, or nil when they are off. routes adds
 // them to the server's mux; attach gives them the hub once server.New has
 // made it, before Start.
-func (f *whipFlags) service(log *slog.Logger, ice func(host string) []protocol.ICEServer) (routes func(*http.ServeMux), attach func(*signal.Hub)) {
+func (f *whipFlags) service(log *slog.Logger, ice func(host, user string) []protocol.ICEServer) (routes func(*http.ServeMux), attach func(*signal.Hub)) {
 	if !f.enabled {
 		return func(*http.ServeMux) {}, func(*signal.Hub) {}
 	}

@@ -135,6 +135,8 @@ func (h *Hub) joinLocalLocked(s *session, roomID string, now time.Time) error {
 	s.peerID = newPeerID()
 	s.room, s.polite = r, !other.polite
 	r.peers[slot] = s
+	h.places[s.peerID] = s // its TURN credentials are good while it holds the place
+	s.idleSince = time.Time{}
 	h.cfg.Observer.Joined(false)
 	h.cfg.Observer.Paired(now.Sub(r.since))
 	other.sendMsg(&protocol.PeerJoined{Peer: s.peerID, PeerKind: s.local.kind})

@@ -72,7 +72,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request, kind string) {
 	h.Set("Content-Type", "application/sdp")
 	h.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
 	h.Set("Cache-Control", "no-store")
-	s.links(w, r)
+	s.links(w, r, place.PeerID())
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, answer)
 	s.log.Info("whip: session started", "kind", kind, "room", room, "took", time.Since(start).Round(time.Millisecond))

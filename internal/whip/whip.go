@@ -33,8 +33,9 @@ type Config struct {
 	// the room is the capability, as for a browser.
 	Token string
 	// ICEServers gives the STUN/TURN servers for a client that reached us
-	// by host (sent as Link headers); nil means none (LAN mode).
-	ICEServers func(host string) []protocol.ICEServer
+	// by host, with TURN credentials for the place user holds (sent as
+	// Link headers); nil means none (LAN mode). It is signal.Config's.
+	ICEServers func(host, user string) []protocol.ICEServer
 	// AnswerTimeout bounds the wait for the peer's answer to an offer.
 	AnswerTimeout time.Duration
 	// GatherWait bounds, after the answer, the wait for the peer's
@@ -68,7 +69,7 @@ func (c Config) withDefaults() Config {
 		c.RequestBurst = 50 // a trickling client sends a PATCH per candidate
 	}
 	if c.ICEServers == nil {
-		c.ICEServers = func(string) []protocol.ICEServer { return nil }
+		c.ICEServers = func(string, string) []protocol.ICEServer { return nil }
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -195,8 +196,9 @@ func preflight(w http.ResponseWriter, r *http.Request, methods string) bool {
 }
 
 // options answers a plain OPTIONS: the methods, and on the endpoint the
-// ICE servers (simple-whip-client's --follow-link reads them here, before
-// it offers).
+// ICE servers that need no credential (simple-whip-client's --follow-link
+// reads them here, before it offers). Relay credentials go only to a
+// place in a room, as for the app: in the 201.
 func (s *Service) options(w http.ResponseWriter, r *http.Request, methods string, ice bool) {
 	if err := s.admit(r); err != nil {
 		writeErr(w, err)
@@ -204,7 +206,7 @@ func (s *Service) options(w http.ResponseWriter, r *http.Request, methods string
 	}
 	w.Header().Set("Allow", methods)
 	if ice {
-		s.links(w, r)
+		s.links(w, r, "")
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -228,10 +230,17 @@ func (s *Service) admit(r *http.Request) error {
 // through trusted proxies by internal/clientaddr.
 func clientKey(r *http.Request) string { return clientaddr.From(r).Key() }
 
-// links adds the ICE servers as Link headers (RFC 9725, section 4.6).
-func (s *Service) links(w http.ResponseWriter, r *http.Request) {
-	for _, l := range iceLinks(s.cfg.ICEServers(clientaddr.From(r).Hostname())) {
-		w.Header().Add("Link", l)
+// links adds the ICE servers as Link headers (RFC 9725, section 4.6):
+// with TURN credentials for the place user holds, or, with no user, only
+// those that need none.
+func (s *Service) links(w http.ResponseWriter, r *http.Request, user string) {
+	for _, srv := range s.cfg.ICEServers(clientaddr.From(r).Hostname(), user) {
+		if user == "" && (srv.Username != "" || srv.Credential != "") {
+			continue
+		}
+		for _, l := range iceLinks([]protocol.ICEServer{srv}) {
+			w.Header().Add("Link", l)
+		}
 	}
 }
 

@@ -19,13 +19,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var locationRE = regexp.MustCompile(`^/whip/room1/[A-Za-z0-9_-]{22}$`)
 
 func TestPostRelaysTheOfferAndAnswersWithCandidates(t *testing.T) {
-	ice := func(host string) []protocol.ICEServer {
-		return []protocol.ICEServer{{URLs: []string{"stun:" + host + ":3478"}}, {URLs: []string{"turn:" + host + ":3478?transport=udp"}, Username: "u", Credential: "c"}}
+	ice := func(host, user string) []protocol.ICEServer {
+		return []protocol.ICEServer{{URLs: []string{"stun:" + host + ":3478"}}, {URLs: []string{"turn:" + host + ":3478?transport=udp"}, Username: "for-" + user, Credential: "c"}}
 	}
 	ts := startServer(t, Config{ICEServers: ice}, signal.Config{})
 	p := join(t, ts, "room1")
 	ch := postAsync(t, ts.url+"/whip/room1", testOffer)
-	if got := p.takeOffer(protocol.KindWHIP); got != testOffer {
+	pj := expect[*protocol.PeerJoined](p)
+	d := expect[*protocol.Description](p)
+	if got := d.Description.SDP; pj.PeerKind != protocol.KindWHIP || got != testOffer {
 		t.Fatalf("the person got the offer changed:\n%s", got)
 	}
 	p.answer(testAnswer)
@@ -53,8 +55,13 @@ func TestPostRelaysTheOfferAndAnswersWithCandidates(t *testing.T) {
 		t.Errorf("answer:\n%s\nwant the person's answer with its candidates:\n%s", r.body, want)
 	}
 	links := r.header.Values("Link")
-	if len(links) != 2 || !strings.HasPrefix(links[0], "<stun:127.0.0.1:3478>") || !strings.Contains(links[1], `username="u"; credential="c"`) {
-		t.Errorf("Link headers %q", links)
+	// Relay credentials are minted for the tool's place, as the app's
+	// are for its own (the TURN server checks the place is held).
+	if len(links) != 2 || !strings.HasPrefix(links[0], "<stun:127.0.0.1:3478>") || !strings.Contains(links[1], `username="for-`+pj.Peer+`"; credential="c"`) {
+		t.Errorf("Link headers %q, want STUN and TURN for place %s", links, pj.Peer)
+	}
+	if !ts.hub.HoldsPlace(pj.Peer) {
+		t.Errorf("the hub does not know place %s holds a place: its TURN credentials would be refused", pj.Peer)
 	}
 	if ts.svc.Sessions() != 1 {
 		t.Errorf("%d sessions, want 1", ts.svc.Sessions())
@@ -296,8 +303,8 @@ func waitSessions(t *testing.T, ts *testServer, n int) {
 }
 
 func TestCORSAndOptions(t *testing.T) {
-	ice := func(string) []protocol.ICEServer {
-		return []protocol.ICEServer{{URLs: []string{"stun:stun.example:3478"}}}
+	ice := func(_, user string) []protocol.ICEServer {
+		return []protocol.ICEServer{{URLs: []string{"stun:stun.example:3478"}}, {URLs: []string{"turn:stun.example:3478"}, Username: "x" + user, Credential: "c"}}
 	}
 	ts := startServer(t, Config{ICEServers: ice}, signal.Config{})
 	r := do(t, "OPTIONS", ts.url+"/whip/r", "", "", "Origin: https://studio.example", "Access-Control-Request-Method: POST", "Access-Control-Request-Headers: authorization, content-type")
@@ -307,7 +314,8 @@ func TestCORSAndOptions(t *testing.T) {
 		t.Errorf("preflight: %d %v", r.status, r.header)
 	}
 	r = do(t, "OPTIONS", ts.url+"/whip/r", "", "")
-	if r.status != http.StatusNoContent || r.header.Get("Accept-Post") != "application/sdp" || r.header.Get("Link") != `<stun:stun.example:3478>; rel="ice-server"` {
+	if r.status != http.StatusNoContent || r.header.Get("Accept-Post") != "application/sdp" || len(r.header.Values("Link")) != 1 || r.header.Get("Link") != `<stun:stun.example:3478>; rel="ice-server"` {
+		// Relay credentials only for a place in a room, not before.
 		t.Errorf("OPTIONS: %d %v", r.status, r.header)
 	}
 	r = do(t, "OPTIONS", ts.url+"/whep/r/someid", "", "")
