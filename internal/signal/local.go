@@ -178,17 +178,18 @@ func (l *Local) Send(m protocol.Message) error {
 }
 
 // Leave frees the place: its client is done (WHIP or WHEP DELETE). The
-// partner hears peer-left with reason left. Leaving twice, or after the
-// place has ended, does nothing.
-func (l *Local) Leave() {
+// partner hears peer-left with reason left. It reports false, doing
+// nothing, when the place had ended already (or Leave was called before).
+func (l *Local) Leave() bool {
 	h := l.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if l.s.local.ended {
-		return
+		return false
 	}
 	h.leaveLocked(l.s, protocol.ReasonLeft)
 	h.unregisterLocked(l.s)
+	return true
 }
 
 // unregisterLocked undoes admit for a local session, once.
@@ -205,16 +206,18 @@ func (h *Hub) unregisterLocked(s *session) {
 }
 
 // endLocalLocked ends a local place the hub decided to end, and tells its
-// handler why. It may run inside leaveLocked of the partner (through
-// deliver): the partner is out of the room by then, so leaving here tells
-// no one, and both leave the same room.
+// handler why — first, so that the holder has forgotten the place by the
+// time the partner hears peer-left and can act on it (a DELETE right after
+// a dismiss must find no session). It may run inside leaveLocked of the
+// partner (through deliver): the partner is out of the room by then, so
+// leaving here tells no one, and both leave the same room.
 func (h *Hub) endLocalLocked(s *session, why, reason string) {
 	if s.local.ended {
 		return
 	}
+	s.local.handler.Ended(why)
 	h.leaveLocked(s, reason)
 	h.unregisterLocked(s)
-	s.local.handler.Ended(why)
 }
 
 // deliver is session.send for a local session, with Hub.mu held: what

@@ -176,8 +176,12 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request, kind string) {
 		writeErr(w, errNotFound)
 		return
 	}
-	res.place.Leave()
+	left := res.place.Leave()
 	s.forget(res, protocol.ReasonLeft)
+	if !left {
+		writeErr(w, errNotFound) // it ended as this request came in
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
