@@ -41,6 +41,7 @@ func TestH264PublisherIntoChromium(t *testing.T) {
 	if !strings.EqualFold(codec, "video/H264") {
 		t.Errorf("decoding %q, want video/H264", codec)
 	}
+	answeredOnly(t, page)
 	wc.checkLog()
 }
 

@@ -316,6 +316,23 @@ func waitDecoding(t testing.TB, page context.Context) browsertest.VideoStats {
 	return st
 }
 
+// answeredOnly checks that the app answered and offered nothing back: an
+// offer to a WHIP/WHEP place is refused by the server and would leave the
+// app's connection in have-local-offer for good.
+func answeredOnly(t testing.TB, page context.Context) {
+	t.Helper()
+	var st string
+	must(t, browsertest.Eval(page, `window.duet.pc().signalingState`, &st))
+	if st != "stable" {
+		t.Errorf("the app's signaling state is %q: it made an offer the tool cannot take", st)
+	}
+	for _, l := range browsertest.Console(page) {
+		if strings.Contains(l, "offer-refused") {
+			t.Errorf("the server refused an offer of the app: %s", l)
+		}
+	}
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

@@ -34,6 +34,7 @@ func TestWHEPPlayerGetsBrowserVideo(t *testing.T) {
 				t.Errorf("keyframe size %dx%d", w, h)
 			}
 			must(t, browsertest.WaitFor(page, `window.duet.state() === "connected"`, stepTimeout))
+			answeredOnly(t, page)
 			if s := p.stop(); s != http.StatusOK {
 				t.Errorf("DELETE: %d", s)
 			}

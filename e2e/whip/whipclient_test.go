@@ -33,6 +33,7 @@ func TestWHIPClientIntoBrowser(t *testing.T) {
 			if st.FrameWidth != 320 || st.FrameHeight != 240 {
 				t.Errorf("decoded %dx%d, the pipeline sends 320x240", st.FrameWidth, st.FrameHeight)
 			}
+			answeredOnly(t, page)
 			wc.checkLog()
 			wc.stop()
 			must(t, browsertest.WaitFor(page, `window.duet.state() === "peer-left"`, stepTimeout))
