@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/duet-call/duet/internal/browsertest"
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/internal/server"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/duet-call/duet/internal/whip"
@@ -51,7 +52,8 @@ func startDuet(t testing.TB, cfg whip.Config) *duet {
 	srv, err := server.New(server.Config{
 		Addr:   "127.0.0.1:0",
 		Logger: log,
-		Signal: signal.Config{ICEServers: cfg.ICEServers},
+		// Every frame either way must match protocol/schema.
+		Signal: signal.Config{ICEServers: cfg.ICEServers, Tap: schematest.Tap(t)},
 		Routes: svc.Register,
 	})
 	if err != nil {

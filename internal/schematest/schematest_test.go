@@ -32,6 +32,12 @@ func TestSchema(t *testing.T) {
 		{"error unknown code", false, `{"type":"error","code":"oops","message":"m"}`, false},
 		{"bye", false, `{"type":"bye","reason":"shutdown"}`, true},
 		{"peer-left", false, `{"type":"peer-left","reason":"left"}`, true},
+		{"dismiss", true, `{"type":"dismiss"}`, true},
+		{"peer-joined whip", false, `{"type":"peer-joined","peer":"p","peerKind":"whip"}`, true},
+		{"peer-joined other kind", false, `{"type":"peer-joined","peer":"p","peerKind":"sip"}`, false},
+		{"joined beside whep", false, `{"type":"joined","v":1,"room":"r","polite":true,"peerPresent":true,"iceServers":[],"peerId":"p","peer":"q","resume":"t","resumed":true,"peerKind":"whep"}`, true},
+		{"peer-left dismissed", false, `{"type":"peer-left","reason":"dismissed"}`, true},
+		{"error offer-refused", false, `{"type":"error","code":"offer-refused","message":"m","ref":"description"}`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/duet-call/duet/internal/schematest"
 	"github.com/duet-call/duet/internal/signal"
 	"github.com/duet-call/duet/protocol"
 )
@@ -30,6 +31,9 @@ func startServer(t *testing.T, cfg Config, sig signal.Config) *testServer {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	cfg.Logger = log
+	if sig.Tap == nil {
+		sig.Tap = schematest.AgreeTap(t) // these tests send bad requests on purpose
+	}
 	hub := signal.NewHub(sig, log)
 	svc := New(cfg)
 	svc.SetHub(hub)
