@@ -33,13 +33,11 @@ const relayOnly = new URLSearchParams(location.search).get("relay") === "1";
 
 /** @type {Store<import("./store.js").AppState>} */
 const store = new Store({
-  state: "idle", room: "", joined: false, polite: false, iceServers: [], S: pickLang(),
+  state: "idle", room: "", joined: false, peerKind: "", polite: false, iceServers: [], S: pickLang(),
   remote: NO_REMOTE, panel: "", unread: 0, chatOpen: false, connectedAt: 0, verify: "", music: false,
   call: null, signaling: null, local: null, files: null,
 });
 const get = () => store.get();
-/** The other place's peerKind: "whip", "whep" or "" (docs/protocol.md). */
-let peerKind = "";
 
 const attention = new Attention(() => get().S);
 const wakeLock = new WakeLock();
@@ -82,7 +80,7 @@ stage.onSignalClick = () => panels.toggle("stats");
 
 window.duet = {
   // What the other place is: "whip", "whep", or "" for a person.
-  peerKind: () => peerKind,
+  peerKind: () => get().peerKind,
   pc: () => get().call?.pc || null,
   state: () => get().state,
   room: () => get().room,
@@ -201,7 +199,7 @@ function onMessage(msg) {
       // host candidates, so say why a call from elsewhere cannot connect.
       el.lanMode.hidden = get().iceServers.length !== 0;
       if (msg.peerPresent) {
-        peerArrived(msg.peer, !!msg.resumed, msg.peerKind || "");
+        peerArrived(msg.peer, !!msg.resumed, kindOf(msg.peerKind));
       } else if (msg.resumed && call && (call.pc.connectionState === "connected" || call.outage)) {
         // We are back after a server restart before the other peer is:
         // the media still flows peer to peer, so keep the call; the peer
@@ -212,11 +210,10 @@ function onMessage(msg) {
       }
       break;
     case "peer-joined":
-      peerArrived(msg.peer, !!msg.resumed, msg.peerKind || "");
+      peerArrived(msg.peer, !!msg.resumed, kindOf(msg.peerKind));
       if (!msg.resumed) attention.alert("joined");
       break;
     case "peer-left":
-      peerKind = "";
       closeCall();
       setState("peer-left");
       break;
@@ -255,13 +252,21 @@ function onError(msg) {
 }
 
 /**
+ * The other place's peerKind as the app knows it; anything else (a newer
+ * server's kind) is shown as a person.
+ * @param {unknown} k @returns {"" | "whip" | "whep"}
+ */
+function kindOf(k) {
+  return k === "whip" || k === "whep" ? k : "";
+}
+
+/**
  * The other peer is in the room. The same peer back from a signaling
  * outage keeps its connection; anyone else gets a fresh one.
  * @param {string} peerId @param {boolean} resumed
- * @param {string} kind the peerKind: "whip", "whep" or "" for a person
+ * @param {"" | "whip" | "whep"} kind the peerKind: "" for a person
  */
 function peerArrived(peerId, resumed, kind) {
-  peerKind = kind;
   const old = get().call;
   if (old && resumed && peerId && old.peerId === peerId) {
     old.peerBack(); // re-sends a cut offer, or restarts ICE (impolite side)
@@ -291,7 +296,7 @@ function peerArrived(peerId, resumed, kind) {
     onChat: (text) => chat.addLine("them", text),
     onChatOpen: (open) => get().call === c && store.set({ chatOpen: open }),
   });
-  store.set({ call: c, remote: NO_REMOTE, connectedAt: 0, verify: "" });
+  store.set({ call: c, peerKind: kind, remote: NO_REMOTE, connectedAt: 0, verify: "" });
   controls.render(); // screen sharing needs a connection
   // The app's own messages on the chat channel (media state, name,
   // files); call.js handles text lines and ignores the rest.
@@ -321,7 +326,7 @@ function closeCall() {
   el.remoteVideo.srcObject = null;
   el.remoteVideo.controls = false;
   store.set({ chatOpen: false });
-  store.set({ call: null, verify: "", connectedAt: 0 });
+  store.set({ call: null, peerKind: "", verify: "", connectedAt: 0 });
   controls.render();
 }
 
@@ -354,6 +359,9 @@ function wire() {
     enterRoom();
   });
   el.lang.addEventListener("click", switchLang);
+  // A WHIP publisher or WHEP player took the other place: the person may
+  // send it away (dismiss); the server answers with peer-left.
+  el.sendAway.addEventListener("click", () => get().signaling?.send({ type: "dismiss" }));
   el.notify.addEventListener("click", async () => {
     await attention.toggleNotify();
     renderMenu();

@@ -103,14 +103,20 @@ export class Call {
 
   /**
    * Makes remoteStream hold exactly the tracks the connection receives
-   * (live receivers of transceivers that are not stopped or send-only),
-   * and tells the app when that set changed; a new set is a new stream, so
-   * the video element always binds afresh.
+   * (live receivers of negotiated transceivers whose current direction
+   * receives), and tells the app when that set changed; a new set is a new
+   * stream, so the video element always binds afresh. A transceiver that
+   * was never negotiated counts as not receiving: its receiver's track is
+   * "live" but never gets a frame, and a video element given two video
+   * tracks shows the first. That happens whenever the other side offers
+   * send-only (a WHIP publisher): JSEP gives such an m-line a new
+   * transceiver rather than the one addTrack made, which stays unused.
    */
   syncRemote() {
     if (this.closed) return;
     const tracks = this.pc.getTransceivers()
-      .filter((t) => !t.stopped && t.currentDirection !== "sendonly" && t.currentDirection !== "inactive")
+      .filter((t) => !t.stopped && t.mid !== null &&
+        (t.currentDirection === "recvonly" || t.currentDirection === "sendrecv"))
       .map((t) => t.receiver.track)
       .filter((t) => t && t.readyState === "live");
     const had = this.remoteStream.getTracks();

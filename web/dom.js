@@ -22,7 +22,7 @@ export function bindElements() {
     infoButton: "info-button", devices: "devices", stats: "stats", cameraSelect: "camera-select",
     micSelect: "mic-select", speakerSelect: "speaker-select", speakerRow: "speaker-row",
     remoteName: "remote-name", remoteMuted: "remote-muted", remoteCameraOff: "remote-camera-off",
-    remoteSharing: "remote-sharing", remotePlaceholder: "remote-placeholder", remoteInitial: "remote-initial",
+    remoteSharing: "remote-sharing", peerKind: "peer-kind", peerKindText: "peer-kind-text", sendAway: "send-away", remotePlaceholder: "remote-placeholder", remoteInitial: "remote-initial",
     remotePlaceholderName: "remote-placeholder-name", signal: "signal", signalText: "signal-text", timer: "timer",
     fileInput: "file-input", fileError: "file-error", fileList: "file-list", fileLabelText: "file-label-text",
     shortcuts: "shortcuts", statsChart: "stats-chart", statsNone: "stats-none", statsList: "stats-list",

@@ -60,7 +60,8 @@ export class Stage {
     const el = this.el;
     const S = now.S;
     if (!before || now.state !== before.state || now.S !== before.S) this.renderState(now);
-    if (!before || now.remote !== before.remote || now.call !== before.call || now.S !== before.S || now.state !== before.state) {
+    if (!before || now.remote !== before.remote || now.call !== before.call || now.S !== before.S || now.state !== before.state ||
+      now.peerKind !== before.peerKind) {
       this.renderRemote(now);
     }
     if (!before || now.verify !== before.verify || now.S !== before.S) {
@@ -83,6 +84,7 @@ export class Stage {
       el.remoteCameraOff.textContent = S.remoteCameraOff;
       el.remoteSharing.textContent = S.remoteSharing;
       el.cardHome.textContent = S.newCall;
+      el.sendAway.textContent = S.sendAway;
       el.timer.title = S.timer;
       this.renderSignal(this.sample);
     }
@@ -132,9 +134,16 @@ export class Stage {
     const dark = present && now.state === "connected" && !remote.video;
     el.remotePlaceholder.hidden = !dark;
     el.remoteVideo.classList.toggle("dark", dark);
-    el.remotePlaceholderName.textContent = remote.name || S.them;
+    // A WHIP publisher or WHEP player is no person: say what it is and
+    // offer to send it away. A player sends no picture, so its
+    // placeholder names it instead of "Them".
+    const kind = present ? now.peerKind : "";
+    el.peerKind.hidden = !kind;
+    el.peerKindText.textContent = kind === "whip" ? S.peerKindWhip : kind === "whep" ? S.peerKindWhep : "";
+    const kindName = kind === "whip" ? S.peerKindWhipName : kind === "whep" ? S.peerKindWhepName : "";
+    el.remotePlaceholderName.textContent = remote.name || kindName || S.them;
     const initial = cleanText(remote.name, 64).charAt(0).toUpperCase();
-    el.remoteInitial.replaceChildren(initial || icon("person"));
+    el.remoteInitial.replaceChildren(initial || icon(kind ? "screen" : "person"));
   }
 
   /** Sets the text an error state shows after its words. @param {string} text */

@@ -15,6 +15,7 @@
  *   state: CallState,
  *   room: string,
  *   joined: boolean,
+ *   peerKind: "" | "whip" | "whep",
  *   polite: boolean,
  *   iceServers: RTCIceServer[],
  *   S: Strings,

@@ -81,6 +81,12 @@ export const en = {
   remoteMuted: "Muted",
   remoteCameraOff: "Camera off",
   remoteSharing: "Sharing their screen",
+  // The other place is a tool, not a person (peerKind in docs/protocol.md).
+  peerKindWhip: "The other place is a broadcast tool (WHIP), not a person: it sends you its picture and sound and gets nothing from you.",
+  peerKindWhep: "The other place is a player (WHEP), not a person: it receives your camera and microphone, perhaps to record or stream them.",
+  peerKindWhipName: "Broadcast tool (WHIP)",
+  peerKindWhepName: "Player (WHEP)",
+  sendAway: "Send away",
   localCameraOff: "Your camera is off",
   shortcuts: "Shortcuts: M mute, V camera",
   shareFailed: "Screen sharing did not start.",

@@ -293,12 +293,14 @@ func (s *syncBuffer) String() string {
 }
 
 // openApp opens the room in a Chromium tab and waits until it is in the
-// room, alone.
+// room, alone. The app shows "waiting" (the link to share) before the
+// server has admitted it, so it waits for joined too: a WHIP or WHEP POST
+// before that finds nobody to answer (409 no-peer).
 func openApp(t testing.TB, b *browsertest.Browser, d *duet, room string) context.Context {
 	t.Helper()
 	page := b.NewPage(t, browsertest.PageName("person"))
 	must(t, browsertest.Navigate(page, d.URL()+"/r/"+room))
-	must(t, browsertest.WaitFor(page, `window.duet && window.duet.state() === "waiting"`, stepTimeout))
+	must(t, browsertest.WaitFor(page, `window.duet && window.duet.state() === "waiting" && window.duet.joined()`, stepTimeout))
 	return page
 }
 

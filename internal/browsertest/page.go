@@ -271,11 +271,24 @@ func describe(ctx context.Context) string {
 	if err := Eval(dctx, `(window.duet && window.duet.state && String(window.duet.state())) || ""`, &state); err == nil && state != "" {
 		fmt.Fprintf(&b, "\n\twindow.duet.state(): %q", state)
 	}
+	// What the remote video element holds: a call that connects and
+	// decodes but shows nothing is told apart here.
+	var video string
+	if err := Eval(dctx, remoteVideoStateJS, &video); err == nil && video != "" {
+		fmt.Fprintf(&b, "\n\tremote-video: %s", video)
+	}
 	if errs := ConsoleErrors(ctx); len(errs) > 0 {
 		fmt.Fprintf(&b, "\n\tconsole errors:\n\t\t%s", strings.Join(errs, "\n\t\t"))
 	}
 	return b.String()
 }
+
+// remoteVideoStateJS describes the remote video element for describe:
+// its ready state, size, whether it plays, and the tracks it is given.
+const remoteVideoStateJS = `(() => { const v = document.querySelector('[data-testid="remote-video"]');
+	if (!v) return "";
+	const tracks = v.srcObject && v.srcObject.getTracks ? v.srcObject.getTracks().map((t) => t.kind + "/" + t.readyState + (t.muted ? "/muted" : "")).join(",") : "none";
+	return "readyState " + v.readyState + ", " + v.videoWidth + "x" + v.videoHeight + (v.paused ? ", paused" : ", playing") + ", tracks [" + tracks + "]"; })()`
 
 func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
