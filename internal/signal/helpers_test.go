@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +41,25 @@ type wsClient struct {
 func dial(t *testing.T, url string) *wsClient {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &wsClient{t: t, conn: conn}
+}
+
+// smallBufDialer dials with a 4 KB socket receive buffer, for clients
+// that never read: what they leave unread then stays in the server's
+// queue, not in the kernel's buffers (megabytes on loopback), so the
+// server's bound is what is measured and reached.
+var smallBufDialer = websocket.Dialer{NetDialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+	return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+}}).DialContext}
+
+// dialSmall is dial with smallBufDialer.
+func dialSmall(t *testing.T, url string) *wsClient {
+	t.Helper()
+	conn, _, err := smallBufDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,9 +52,6 @@ func slowReceivers(b *testing.B, pairs, queueBytes int) (int64, time.Duration) {
 	ts := httptest.NewServer(h)
 	defer func() { h.Shutdown(context.Background()); ts.Close() }()
 	url := "ws" + strings.TrimPrefix(ts.URL, "http")
-	small := websocket.Dialer{NetDialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}).DialContext}
 	type duo struct{ sender, receiver *websocket.Conn }
 	duos := make([]duo, pairs)
 	join := func(c *websocket.Conn, room string) {
@@ -64,7 +59,7 @@ func slowReceivers(b *testing.B, pairs, queueBytes int) (int64, time.Duration) {
 		c.WriteMessage(websocket.TextMessage, m)
 	}
 	for i := range duos {
-		r, _, err := small.Dial(url, nil)
+		r, _, err := smallBufDialer.Dial(url, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
