@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -38,26 +40,70 @@ func TestRollbackKeepsVideo(t *testing.T) {
 		page := b.NewPage(t, browsertest.PageName("app"))
 		must(t, browsertest.Navigate(page, srv.URL()+"/r/"+room))
 		waitState(t, page, "connected", connectTimeout)
-		must(t, browsertest.Eval(page, framesJS, nil))
-		must(t, browsertest.WaitFor(page, playingJS(5), connectTimeout))
-
-		glare(t, peer, func() {
-			// The app re-offers: any renegotiation does; an ICE restart is one.
-			must(t, browsertest.Eval(page, `window.duet.pc().restartIce(), true`, nil))
-		})
-		must(t, browsertest.WaitFor(page, `window.duet.pc().signalingState === "stable" && window.duet.state() === "connected"`, stepTimeout))
-		var before int
-		must(t, browsertest.Eval(page, `window.presented`, &before))
-		if err := browsertest.WaitFor(page, playingJS(before+10), stepTimeout); err != nil {
-			var st any
-			browsertest.Eval(page, `(() => { const v = document.querySelector('[data-testid="remote-video"]'); const s = v.srcObject;
-				return {w: v.videoWidth, tracks: s ? s.getTracks().map((t) => t.kind + ":" + t.readyState) : null,
-					receivers: window.duet.pc().getReceivers().map((r) => r.track.kind + ":" + r.track.readyState + ":" + (s && s.getTracks().includes(r.track)))}; })()`, &st)
-			t.Fatalf("run %d: after the rollback the video stopped: %v\n\t%+v", i, err, st)
-		}
-		ignored, answered := peer.counts()
-		t.Logf("run %d: the pion peer ignored %d and answered %d of the app's offers", i, ignored, answered)
+		rollback(t, i, chromiumJS{page}, peer)
 	}
+}
+
+// TestRollbackKeepsVideoFirefox is TestRollbackKeepsVideo with the app in
+// Firefox, whose rollback and track handling are its own.
+//
+// It does not pass yet, and is skipped unless DUET_KNOWN_BROKEN=1 so that
+// it can be run while fixing it: with Firefox ESR 153 and the pion peer on
+// loopback, the call sometimes never connects (1 of 2 runs stayed
+// "Connecting…" for 90 s), and when it does, after the rollback of the
+// app's ICE-restart offer the connection drops and is still
+// "Reconnecting…" 30 s later, the video stopped. Chromium passes the same
+// steps every time. The cause is not found (issue 16's note).
+func TestRollbackKeepsVideoFirefox(t *testing.T) {
+	if os.Getenv("DUET_KNOWN_BROKEN") != "1" {
+		t.Skip("known broken (issue 16): Firefox and the pion peer lose the call after a mid-call rollback; DUET_KNOWN_BROKEN=1 runs it")
+	}
+	srv := startServer(t)
+	ff := browsertest.NewFirefox(t)
+	for i := range 3 {
+		room := newRoom(t)
+		peer := joinPionPeer(t, srv.URL(), room)
+		must(t, ff.Navigate(srv.URL()+"/r/"+room))
+		must(t, ff.WaitFor(`window.duet && window.duet.state() === "connected"`, connectTimeout))
+		rollback(t, i, ff, peer)
+	}
+}
+
+// jsPage is a tab of either browser.
+type jsPage interface {
+	Eval(js string, out any) error
+	WaitFor(js string, timeout time.Duration) error
+}
+
+type chromiumJS struct{ ctx context.Context }
+
+func (c chromiumJS) Eval(js string, out any) error { return browsertest.Eval(c.ctx, js, out) }
+func (c chromiumJS) WaitFor(js string, timeout time.Duration) error {
+	return browsertest.WaitFor(c.ctx, js, timeout)
+}
+
+// rollback waits until page plays the pion peer's video, makes the two
+// collide mid-call with the app polite, and checks the video goes on.
+func rollback(t *testing.T, run int, page jsPage, peer *pionPeer) {
+	t.Helper()
+	must(t, page.Eval(framesJS, nil))
+	must(t, page.WaitFor(playingJS(5), connectTimeout))
+	glare(t, peer, func() {
+		// The app re-offers: any renegotiation does; an ICE restart is one.
+		must(t, page.Eval(`window.duet.pc().restartIce(), true`, nil))
+	})
+	must(t, page.WaitFor(`window.duet.pc().signalingState === "stable" && window.duet.state() === "connected"`, stepTimeout))
+	var before int
+	must(t, page.Eval(`window.presented`, &before))
+	if err := page.WaitFor(playingJS(before+10), stepTimeout); err != nil {
+		var st any
+		page.Eval(`(() => { const v = document.querySelector('[data-testid="remote-video"]'); const s = v.srcObject;
+			return {w: v.videoWidth, tracks: s ? s.getTracks().map((t) => t.kind + ":" + t.readyState) : null,
+				receivers: window.duet.pc().getReceivers().map((r) => r.track.kind + ":" + r.track.readyState + ":" + (s && s.getTracks().includes(r.track)))}; })()`, &st)
+		t.Fatalf("run %d: after the rollback the video stopped: %v\n\t%+v", run, err, st)
+	}
+	ignored, answered := peer.counts()
+	t.Logf("run %d: the pion peer ignored %d and answered %d of the app's offers", run, ignored, answered)
 }
 
 // glare makes the two sides offer at the same moment: the pion peer makes
