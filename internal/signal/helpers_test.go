@@ -143,7 +143,19 @@ func (c *wsClient) expectClose() int {
 // pair puts two clients into room and consumes their join messages.
 func pair(t *testing.T, url, room string) (a, b *wsClient) {
 	t.Helper()
-	a, b = dial(t, url), dial(t, url)
+	return joinPair(t, room, dial(t, url), dial(t, url))
+}
+
+// slowPair is pair with b dialed by dialSmall, for a b that never reads:
+// the server then meets b's backlog after kilobytes, not after the
+// megabytes loopback socket buffers take (slow to fill on a busy machine).
+func slowPair(t *testing.T, url, room string) (a, b *wsClient) {
+	t.Helper()
+	return joinPair(t, room, dial(t, url), dialSmall(t, url))
+}
+
+func joinPair(t *testing.T, room string, a, b *wsClient) (*wsClient, *wsClient) {
+	t.Helper()
 	a.join(room)
 	expect[*protocol.Joined](a)
 	b.join(room)

@@ -16,7 +16,7 @@ import (
 // room keeps relaying all the while.
 func TestSlowConsumerIsCutOffOthersFlow(t *testing.T) {
 	h, url := startHub(t, Config{SendQueue: 8, WriteTimeout: 500 * time.Millisecond})
-	a, _ := pair(t, url, "slow") // the second client never reads again
+	a, _ := slowPair(t, url, "slow") // the second client never reads again
 	c, d := pair(t, url, "fast")
 
 	big := &protocol.Description{Description: protocol.SessionDescription{Type: "offer", SDP: strings.Repeat("a=x\r\n", 6000)}}
