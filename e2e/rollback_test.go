@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -40,24 +39,19 @@ func TestRollbackKeepsVideo(t *testing.T) {
 		page := b.NewPage(t, browsertest.PageName("app"))
 		must(t, browsertest.Navigate(page, srv.URL()+"/r/"+room))
 		waitState(t, page, "connected", connectTimeout)
-		rollback(t, i, chromiumJS{page}, peer)
+		// The app re-offers: any renegotiation does; an ICE restart is one.
+		rollback(t, i, chromiumJS{page}, peer, `window.duet.pc().restartIce(), true`)
 	}
 }
 
 // TestRollbackKeepsVideoFirefox is TestRollbackKeepsVideo with the app in
-// Firefox, whose rollback and track handling are its own.
-//
-// It does not pass yet, and is skipped unless DUET_KNOWN_BROKEN=1 so that
-// it can be run while fixing it: with Firefox ESR 153 and the pion peer on
-// loopback, the call sometimes never connects (1 of 2 runs stayed
-// "Connecting…" for 90 s), and when it does, after the rollback of the
-// app's ICE-restart offer the connection drops and is still
-// "Reconnecting…" 30 s later, the video stopped. Chromium passes the same
-// steps every time. The cause is not found (issue 16's note).
+// Firefox, whose rollback and track handling are its own. Its re-offer
+// adds an inactive audio m-line rather than restarting ICE: a restart
+// that Firefox offers to a pion peer fails now and then whatever the
+// glare (seen without any: Firefox says connected, pion's ICE agent
+// failed, media stops), which is another matter than the rollback under
+// test (docs/architecture.md, "ICE restart", known open).
 func TestRollbackKeepsVideoFirefox(t *testing.T) {
-	if os.Getenv("DUET_KNOWN_BROKEN") != "1" {
-		t.Skip("known broken (issue 16): Firefox and the pion peer lose the call after a mid-call rollback; DUET_KNOWN_BROKEN=1 runs it")
-	}
 	srv := startServer(t)
 	ff := browsertest.NewFirefox(t)
 	for i := range 3 {
@@ -65,7 +59,7 @@ func TestRollbackKeepsVideoFirefox(t *testing.T) {
 		peer := joinPionPeer(t, srv.URL(), room)
 		must(t, ff.Navigate(srv.URL()+"/r/"+room))
 		must(t, ff.WaitFor(`window.duet && window.duet.state() === "connected"`, connectTimeout))
-		rollback(t, i, ff, peer)
+		rollback(t, i, ff, peer, `window.duet.pc().addTransceiver("audio", {direction: "inactive"}), true`)
 	}
 }
 
@@ -83,15 +77,13 @@ func (c chromiumJS) WaitFor(js string, timeout time.Duration) error {
 }
 
 // rollback waits until page plays the pion peer's video, makes the two
-// collide mid-call with the app polite, and checks the video goes on.
-func rollback(t *testing.T, run int, page jsPage, peer *pionPeer) {
+// collide mid-call with the app polite (reoffer makes the app offer), and
+// checks the video goes on.
+func rollback(t *testing.T, run int, page jsPage, peer *pionPeer, reoffer string) {
 	t.Helper()
 	must(t, page.Eval(framesJS, nil))
 	must(t, page.WaitFor(playingJS(5), connectTimeout))
-	glare(t, peer, func() {
-		// The app re-offers: any renegotiation does; an ICE restart is one.
-		must(t, page.Eval(`window.duet.pc().restartIce(), true`, nil))
-	})
+	glare(t, peer, func() { must(t, page.Eval(reoffer, nil)) })
 	must(t, page.WaitFor(`window.duet.pc().signalingState === "stable" && window.duet.state() === "connected"`, stepTimeout))
 	var before int
 	must(t, page.Eval(`window.presented`, &before))
