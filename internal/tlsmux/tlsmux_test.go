@@ -2,12 +2,8 @@ package tlsmux_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duet-call/duet/internal/testca"
 	"github.com/duet-call/duet/internal/tlsmux"
 	"github.com/duet-call/duet/internal/turncred"
 	"github.com/duet-call/duet/internal/turnserver"
@@ -28,41 +25,39 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// pki is a test CA and the certificates it issued.
+// pki is a test CA (internal/testca) for the port's certificates.
 type pki struct {
-	ca   *x509.Certificate
-	key  *ecdsa.PrivateKey
+	ca   *testca.CA
 	pool *x509.CertPool
 }
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tlsmux test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ca, err := testca.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return &pki{ca: ca, key: key, pool: pool}
+	return &pki{ca: ca, pool: ca.Pool()}
 }
 
-func (p *pki) issue(t *testing.T, serial int64) *tls.Certificate {
+// issue makes a certificate for localhost and 127.0.0.1.
+func (p *pki) issue(t *testing.T) *tls.Certificate {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
+	leaf, err := p.ca.Leaf(t.TempDir(), "", "localhost", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return &leaf.TLS
+}
+
+// serialOf is the serial number of c's leaf.
+func serialOf(t *testing.T, c *tls.Certificate) *big.Int {
+	t.Helper()
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf.SerialNumber
 }
 
 // port is one shared HTTPS port: a real net/http server and a real TURN
@@ -81,7 +76,7 @@ const secret = "tlsmux-test"
 func startPort(t *testing.T, timeout time.Duration) *port {
 	t.Helper()
 	p := &port{pki: newPKI(t)}
-	p.cert.Store(p.pki.issue(t, 2))
+	p.cert.Store(p.pki.issue(t))
 	lo := netip.MustParseAddr("127.0.0.1")
 	ts, err := turnserver.New(turnserver.Config{Addr: "127.0.0.1:0", PublicIP: lo, RelayBind: lo, Secret: secret, ReadLoops: 1,
 		MinPort: 40000, MaxPort: 44999, AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, nil)
@@ -298,19 +293,22 @@ func TestStalledClients(t *testing.T) {
 // and TURN clients alike: nothing copied it out.
 func TestCertificateReload(t *testing.T) {
 	p := startPort(t, 5*time.Second)
-	serial := func(alpn ...string) int64 {
+	serial := func(alpn ...string) *big.Int {
 		tc, err := tls.Dial("tcp", p.addr, p.clientTLS(alpn...))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer tc.Close()
-		return tc.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+		return tc.ConnectionState().PeerCertificates[0].SerialNumber
 	}
-	if a, b := serial("h2"), serial(tlsmux.ALPNTURN); a != 2 || b != 2 {
-		t.Fatalf("serials %d, %d before the reload, want 2", a, b)
+	first := serialOf(t, p.cert.Load())
+	if a, b := serial("h2"), serial(tlsmux.ALPNTURN); a.Cmp(first) != 0 || b.Cmp(first) != 0 {
+		t.Fatalf("serials %v, %v before the reload, want %v", a, b, first)
 	}
-	p.cert.Store(p.pki.issue(t, 3))
-	if a, b, c := serial("h2"), serial(tlsmux.ALPNTURN), serial(); a != 3 || b != 3 || c != 3 {
-		t.Fatalf("serials %d, %d, %d after the reload, want 3", a, b, c)
+	next := p.pki.issue(t)
+	p.cert.Store(next)
+	want := serialOf(t, next)
+	if a, b, c := serial("h2"), serial(tlsmux.ALPNTURN), serial(); a.Cmp(want) != 0 || b.Cmp(want) != 0 || c.Cmp(want) != 0 {
+		t.Fatalf("serials %v, %v, %v after the reload, want %v", a, b, c, want)
 	}
 }
