@@ -73,6 +73,12 @@ func (o Options) withDefaults() Options {
 // candidates, which is all a call ever has in flight at once.
 const DefaultSendQueueBytes = 256 << 10
 
+// sendBufferBytes is the socket send buffer each connection asks for
+// (SO_SNDBUF; Linux doubles it for its bookkeeping): twice the largest
+// signaling message, which keeps a connection writing at a megabyte a
+// second across a 128 ms round trip.
+const sendBufferBytes = 128 << 10
+
 // Handler receives a connection's messages and its end. Both run on the
 // reader (a poller, shared with other connections): they must not block.
 type Handler interface {
@@ -159,7 +165,16 @@ func New(nc net.Conn, opts Options, h Handler) *Conn {
 	if sc, ok := nc.(syscall.Conn); ok && pollerSupported {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
-			rc.Control(func(fd uintptr) { c.fd = int(fd) })
+			rc.Control(func(fd uintptr) {
+				c.fd = int(fd)
+				// A fixed send buffer: Linux grows one being written to
+				// up to tcp_wmem's maximum (4 MB), so a client that
+				// never reads would tie up megabytes of kernel memory
+				// beyond SendQueueBytes before Send sees it is full.
+				// Signaling needs far less (the largest message is 64
+				// KiB). Best effort: an error leaves the default.
+				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, sendBufferBytes)
+			})
 		}
 	}
 	return c
