@@ -51,13 +51,13 @@ func TestRollbackKeepsVideo(t *testing.T) {
 // that Firefox offers to a pion peer fails now and then whatever the
 // glare (seen without any: Firefox says connected, pion's ICE agent
 // failed, media stops), which is another matter than the rollback under
-// test (docs/architecture.md, "ICE restart", known open).
+// test.
 //
 // Skipped unless DUET_FIREFOX_PION=1: in 20 repetitions (-count=20 -race)
 // one call between Firefox and the pion peer never connected (90 s),
 // before any glare, so the test would make the suite flaky; the rollback
-// itself passed every time the call connected (docs/architecture.md, "ICE
-// restart", known open).
+// itself passed every time the call connected. Both are written down in
+// docs/architecture.md, "ICE restart", known open.
 func TestRollbackKeepsVideoFirefox(t *testing.T) {
 	if os.Getenv("DUET_FIREFOX_PION") != "1" {
 		t.Skip("Firefox does not always connect to a pion peer on loopback (issue 16's note); DUET_FIREFOX_PION=1 runs this")
