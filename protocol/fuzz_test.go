@@ -53,8 +53,19 @@ func FuzzDecodeClient(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decode of %s: %v", b, err)
 		}
-		if !reflect.DeepEqual(m, m2) {
+		if !reflect.DeepEqual(wireFields(m), wireFields(m2)) {
 			t.Fatalf("round trip changed %#v to %#v", m, m2)
 		}
 	})
+}
+
+// wireFields is m without what a decode keeps only for error messages: a
+// Join remembers v as it was written ("1.0"), and re-encoding writes 1.
+func wireFields(m any) any {
+	if j, ok := m.(*Join); ok {
+		c := *j
+		c.vRaw = ""
+		return &c
+	}
+	return m
 }
