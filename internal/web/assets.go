@@ -110,6 +110,8 @@ func loadAssets(fsys fs.FS) (*assets, error) {
 		html = strings.ReplaceAll(html, `href="/style.css"`, `href="`+prefix+`style.css"`)
 		html = strings.ReplaceAll(html, `src="/app.js"`, `src="`+prefix+`app.js"`)
 		html = strings.ReplaceAll(html, `src="/check.js"`, `src="`+prefix+`check.js"`)
+		html = withModulePreloads(html, raw, "app.js", prefix)
+		html = withModulePreloads(html, raw, "check.js", prefix)
 		for _, l := range langs {
 			v := strings.Replace(html, `<html lang="en">`, `<html lang="`+l+`">`, 1)
 			if a.pages[page+"|"+l], err = newAsset(page, []byte(v)); err != nil {
