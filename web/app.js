@@ -149,14 +149,26 @@ async function enterRoom() {
   el.qr.src = "/qr/" + room; // the same link, drawn by the server
   setState("media");
   stopMedia(get().local?.stream || null); // from before a rejoin
+  get().signaling?.close();
+  // The signaling socket opens while the camera starts (its handshake
+  // costs round trips that need not wait), and joins once the media is
+  // ready: the other side never meets us before we have it to send.
+  const signaling = newSignaling();
+  store.set({ signaling });
+  signaling.preconnect();
   const local = await getLocalMedia(controls.audioConstraints());
+  if (get().signaling !== signaling) {
+    stopMedia(local.stream); // hung up while the camera started
+    return;
+  }
   store.set({ local });
   controls.showPreview();
   showNotice();
   controls.render();
   controls.fillDevices();
   stats.start();
-  connect();
+  setState("waiting");
+  signaling.join();
 }
 
 function showNotice() {
@@ -172,8 +184,8 @@ function showNotice() {
   el.notice.hidden = !why;
 }
 
-function connect() {
-  const signaling = new Signaling({
+function newSignaling() {
+  return new Signaling({
     url: signalingURL(location),
     room: get().room,
     onMessage,
@@ -184,9 +196,6 @@ function connect() {
       if (status === "reconnecting" && s !== "connected" && s !== "server-gone") setState("reconnecting");
     },
   });
-  store.set({ signaling });
-  setState("waiting");
-  signaling.connect();
 }
 
 /** @param {{type: string, [key: string]: any}} msg */

@@ -54,6 +54,36 @@ export class Signaling {
     this.stopped = false;
     /** @type {ReturnType<typeof setTimeout>|undefined} */
     this.timer = undefined;
+    /** preconnect was called and join not yet: the socket opens, nothing is sent. */
+    this.held = false;
+  }
+
+  /**
+   * Opens the WebSocket without joining; join() then joins on it. The
+   * handshake (TCP, TLS, the upgrade: a round trip each) so overlaps
+   * whatever the app does first, such as starting the camera. A socket
+   * that closes while held (the server closes one that does not join
+   * within seconds) is not reconnected: join() opens a new one.
+   */
+  preconnect() {
+    this.held = true;
+    this.connect();
+  }
+
+  /** Joins the room on the socket preconnect opened, or on a new one. */
+  join() {
+    this.held = false;
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) this.sendJoin();
+    else if (!ws || ws.readyState > WebSocket.OPEN) this.connect();
+    // Still connecting: onopen joins.
+  }
+
+  sendJoin() {
+    /** @type {Message} */
+    const join = { type: "join", v: PROTOCOL_VERSION, room: this.room };
+    if (this.resume) join.resume = this.resume;
+    this.sendRaw(join);
   }
 
   /** Opens the WebSocket and joins the room. */
@@ -64,10 +94,7 @@ export class Signaling {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
-      /** @type {Message} */
-      const join = { type: "join", v: PROTOCOL_VERSION, room: this.room };
-      if (this.resume) join.resume = this.resume;
-      this.sendRaw(join);
+      if (!this.held) this.sendJoin();
     };
     // bye is the server's last word on a connection (docs/protocol.md):
     // anything after it, such as a peer-left caused by the other peer's
@@ -101,6 +128,7 @@ export class Signaling {
       console.debug("signaling: socket closed, code " + ev.code);
       if (this.ws !== ws) return; // an old socket we already replaced
       this.ws = null;
+      if (this.held && !this.stopped) return; // join() connects again
       if (this.stopped) {
         this.onStatus("closed");
         return;
