@@ -17,16 +17,49 @@ import (
 )
 
 // firstFrameScript runs in every document before its own scripts: it
-// records, as wall-clock milliseconds, when the page's navigation started
-// and when the remote video presented its first frame
-// (requestVideoFrameCallback).
+// records, as milliseconds from the page's navigation start, when the
+// remote video presented its first frame (requestVideoFrameCallback), and
+// on the way there when each step of joining a call ended, by watching the
+// browser APIs the app calls (the app itself is not changed for this):
+//
+//	modules  DOMContentLoaded: the page and its module graph have run
+//	media    getUserMedia resolved
+//	open     the signaling WebSocket opened
+//	joined   the server's joined arrived
+//	pc       the RTCPeerConnection was made
+//	ice      its connectionState became connected
+//	frame    the first remote frame was presented
 const firstFrameScript = `window.benchNavStart = performance.timeOrigin;
+window.benchSteps = {};
+const step = (name) => { if (!(name in window.benchSteps)) window.benchSteps[name] = performance.now(); };
 document.addEventListener("DOMContentLoaded", () => {
+	step("modules");
 	const v = document.querySelector('[data-testid="remote-video"]');
-	if (v && v.requestVideoFrameCallback) v.requestVideoFrameCallback((now) => { window.benchFirstFrame = performance.timeOrigin + now; });
-});`
+	if (v && v.requestVideoFrameCallback) v.requestVideoFrameCallback((now) => { step("frame"); window.benchFirstFrame = performance.timeOrigin + now; });
+});
+const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (c) => gum(c).then((s) => { step("media"); return s; });
+const WS = window.WebSocket;
+window.WebSocket = class extends WS {
+	constructor(...a) {
+		super(...a);
+		this.addEventListener("open", () => step("open"));
+		this.addEventListener("message", (e) => { if (typeof e.data === "string" && e.data.includes('"joined"')) step("joined"); });
+	}
+};
+const PC = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends PC {
+	constructor(...a) {
+		super(...a);
+		step("pc");
+		this.addEventListener("connectionstatechange", () => { if (this.connectionState === "connected") step("ice"); });
+	}
+};`
 
-func addInitScript(b *testing.B, p context.Context, src string) {
+// benchSteps are firstFrameScript's steps, in the order they happen.
+var benchSteps = []string{"modules", "media", "open", "joined", "pc", "ice", "frame"}
+
+func addInitScript(b testing.TB, p context.Context, src string) {
 	b.Helper()
 	_, err := chromedp.Run(p, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
@@ -67,6 +100,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 		addInitScript(b, p, firstFrameScript)
 	}
 	var firstSide, secondSide []time.Duration
+	steps := map[string][]time.Duration{}
 	for i := 0; i < b.N; i++ {
 		link := srv.URL() + "/r/bench-frame-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		if err := browsertest.Navigate(first, link); err != nil {
@@ -91,6 +125,13 @@ func BenchmarkFirstFrame(b *testing.B) {
 		if err := browsertest.Eval(second, `window.benchNavStart`, &start); err != nil {
 			b.Fatal(err)
 		}
+		var got map[string]float64
+		if err := browsertest.Eval(second, `window.benchSteps`, &got); err != nil {
+			b.Fatal(err)
+		}
+		for _, st := range benchSteps {
+			steps[st] = append(steps[st], time.Duration(got[st]*float64(time.Millisecond)))
+		}
 		firstSide = append(firstSide, time.Duration((at[0]-start)*float64(time.Millisecond)))
 		secondSide = append(secondSide, time.Duration((at[1]-start)*float64(time.Millisecond)))
 		// Both leave before the next call (and the first page's next
@@ -101,6 +142,12 @@ func BenchmarkFirstFrame(b *testing.B) {
 	}
 	report(b, "first", firstSide)
 	report(b, "second", secondSide)
+	// Where the second side's time went: the p50 of each step's end.
+	for _, st := range benchSteps {
+		d := steps[st]
+		slices.Sort(d)
+		b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "2nd-"+st+"-p50-ms")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
