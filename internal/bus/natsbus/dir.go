@@ -29,6 +29,7 @@ type dirOp struct {
 	release bool
 	reply   chan claimResult // claim only; buffered
 	resync  []bus.RoomPlace  // write these back (after a reconnect)
+	then    *outMsg          // publish this, after the operations queued before it
 }
 
 type claimResult struct {
@@ -80,6 +81,10 @@ func (b *Bus) directory() {
 		case op := <-b.dir:
 			if op.resync != nil {
 				b.resync(op.resync)
+				continue
+			}
+			if op.then != nil {
+				b.queueOut(*op.then)
 				continue
 			}
 			if op.release {

@@ -262,9 +262,30 @@ func (b *Bus) onEnvelope(m *nats.Msg) {
 // Send queues e for node without blocking; a full queue drops it (counted).
 // One publisher keeps the queue's order, and NATS keeps the order of one
 // connection's messages on a subject, so a peer's relays arrive in order.
+//
+// A Left comes right after the hub's Release of the same place
+// (signal's leaveLocked): it is published by the directory worker once that
+// release is written, so a peer told that its partner left finds the place
+// free, and whoever it invites can join at once on any node. Sent straight
+// away, the Left could arrive before the release, and that join got
+// room-full.
 func (b *Bus) Send(node string, e bus.Envelope) {
+	m := outMsg{b.nodeSubject(node), encode(e)}
+	if e.Kind == bus.Left {
+		select {
+		case b.dir <- dirOp{then: &m}:
+			return
+		default: // the directory is backed up: send it now rather than drop it
+		}
+	}
+	b.queueOut(m)
+}
+
+// queueOut hands m to the publisher without blocking; a full queue drops
+// it (counted).
+func (b *Bus) queueOut(m outMsg) {
 	select {
-	case b.out <- outMsg{b.nodeSubject(node), encode(e)}:
+	case b.out <- m:
 	default:
 		b.dropped.Add(1)
 	}
