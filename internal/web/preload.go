@@ -48,11 +48,11 @@ func withModulePreloads(html string, raw map[string][]byte, entry, prefix string
 	if !strings.Contains(html, script) {
 		return html
 	}
-	var b strings.Builder
 	graph := moduleGraph(raw, entry)
 	if len(graph) == 0 {
 		return html
 	}
+	var b strings.Builder
 	for _, m := range graph[1:] {
 		b.WriteString(`<link rel="modulepreload" href="` + prefix + m + `">` + "\n")
 	}
