@@ -130,7 +130,11 @@ func BenchmarkFirstFrame(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, st := range benchSteps {
-			steps[st] = append(steps[st], time.Duration(got[st]*float64(time.Millisecond)))
+			ms, ok := got[st]
+			if !ok {
+				b.Fatalf("call %d: step %q never happened on the second side (%v)", i, st, got)
+			}
+			steps[st] = append(steps[st], time.Duration(ms*float64(time.Millisecond)))
 		}
 		firstSide = append(firstSide, time.Duration((at[0]-start)*float64(time.Millisecond)))
 		secondSide = append(secondSide, time.Duration((at[1]-start)*float64(time.Millisecond)))

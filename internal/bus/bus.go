@@ -103,7 +103,9 @@ type Bus interface {
 	Claim(ctx context.Context, room string, me Place, resume *Resume) (Claim, error)
 	// Release frees p's place in room, if p still holds it.
 	Release(room string, p Place)
-	// Send queues e for node, after everything queued before it.
+	// Send queues e for node, after everything queued before it. A Left
+	// reaches node only once a Release queued before it has freed the
+	// place, so whoever hears that a peer left finds the place free.
 	Send(node string, e Envelope)
 	// Ready is nil when the bus can take joins (for /readyz).
 	Ready() error

@@ -7,8 +7,9 @@ import (
 
 // staticImport matches a module's static imports of its siblings
 // (`import {a} from "./x.js";`, `import "./x.js";`), written, as every
-// module of the app writes them, at the start of a line. import("./x.js")
-// in a JSDoc type or a dynamic import is not one: it never starts a line.
+// module of the app writes them, at the start of a line. import("./x.js"),
+// in a JSDoc type or a dynamic import, is not one and does not match: no
+// space follows its import.
 var staticImport = regexp.MustCompile(`(?m)^import\s(?:[^;"]*?\sfrom\s)?"\./([A-Za-z0-9_-]+\.js)"`)
 
 // moduleGraph is every module entry loads before it runs, entry first,

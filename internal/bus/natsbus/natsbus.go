@@ -263,12 +263,10 @@ func (b *Bus) onEnvelope(m *nats.Msg) {
 // One publisher keeps the queue's order, and NATS keeps the order of one
 // connection's messages on a subject, so a peer's relays arrive in order.
 //
-// A Left comes right after the hub's Release of the same place
-// (signal's leaveLocked): it is published by the directory worker once that
-// release is written, so a peer told that its partner left finds the place
-// free, and whoever it invites can join at once on any node. Sent straight
-// away, the Left could arrive before the release, and that join got
-// room-full.
+// A Left is published by the directory worker, after the Release queued
+// before it is written (bus.Bus's contract): sent straight to the
+// publisher, it could arrive before the release, and a join on another node
+// at that moment got room-full.
 func (b *Bus) Send(node string, e bus.Envelope) {
 	m := outMsg{b.nodeSubject(node), encode(e)}
 	if e.Kind == bus.Left {
